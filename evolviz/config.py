@@ -1,0 +1,110 @@
+"""A run's settings: what decides its outcome is stored with it, secrets never are."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import ConfigError, StoreMismatchError
+from .llm import ROLES, Sampling
+from .rules import RuleConfig
+
+__all__ = ["DEFAULT_SAMPLING", "RunConfig", "operator_plan"]
+
+DEFAULT_SAMPLING: dict[str, Sampling] = {
+    "evolver": Sampling(temperature=0.7, max_tokens=384),
+    "answerer": Sampling(temperature=0.7, max_tokens=512),
+    "judge": Sampling(temperature=0.0, max_tokens=16),
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Settings that decide which candidates a run makes.
+
+    `seed` drives operator choice per (generation, slot) and the per-call seed sent to the
+    endpoint, so the same seed and the same responses give the same run, and a resumed
+    run picks the same operators it would have picked without the interruption.
+    """
+
+    seed: int = 0
+    operator_weights: Mapping[str, float] = field(default_factory=dict)
+    rules: RuleConfig = field(default_factory=RuleConfig)
+    sampling: Mapping[str, Sampling] = field(default_factory=lambda: dict(DEFAULT_SAMPLING))
+    judge_difficulty: bool = False
+    stop_at_first_rejection: bool = True
+
+    def __post_init__(self) -> None:
+        for name, w in self.operator_weights.items():
+            if not isinstance(w, int | float) or w < 0:
+                raise ConfigError(f"operator weight for {name!r} must be a number >= 0")
+        missing = [r for r in ROLES if r not in self.sampling]
+        if missing:
+            raise ConfigError(f"no sampling parameters for role(s) {missing}")
+        if "rewrite_invalid" not in self.rules.enabled:
+            raise ConfigError(
+                "rule 'rewrite_invalid' cannot be switched off: an empty or truncated "
+                "rewrite has no instruction to answer"
+            )
+
+    def weights_for(self, operators: Sequence[str]) -> list[float]:
+        unknown = [o for o in self.operator_weights if o not in operators]
+        if unknown:
+            raise ConfigError(f"weights given for unknown operator(s) {unknown}; "
+                              f"operators are {list(operators)}")
+        weights = [float(self.operator_weights.get(o, 1.0)) for o in operators]
+        if not any(weights):
+            raise ConfigError("every operator weight is 0: no operator can be chosen")
+        return weights
+
+    def with_(self, **changes: Any) -> RunConfig:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "operator_weights": dict(self.operator_weights),
+            "rules": self.rules.to_dict(),
+            "sampling": {r: s.to_dict() for r, s in self.sampling.items()},
+            "judge_difficulty": self.judge_difficulty,
+            "stop_at_first_rejection": self.stop_at_first_rejection,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunConfig:
+        return cls(
+            seed=int(d.get("seed", 0)),
+            operator_weights=dict(d.get("operator_weights") or {}),
+            rules=RuleConfig.from_dict(d.get("rules") or {}),
+            sampling={r: Sampling.from_dict(s) for r, s in
+                      (d.get("sampling") or {}).items()} or dict(DEFAULT_SAMPLING),
+            judge_difficulty=bool(d.get("judge_difficulty", False)),
+            stop_at_first_rejection=bool(d.get("stop_at_first_rejection", True)),
+        )
+
+    def check_resumable(self, stored: RunConfig, path: str) -> None:
+        """Refuse to continue a run under settings that would change its earlier choices."""
+        if stored.seed != self.seed:
+            raise StoreMismatchError(
+                f"{path}: this run was started with --seed {stored.seed}, not {self.seed}; "
+                f"use the same seed to resume, or another --store for a new run"
+            )
+        if dict(stored.operator_weights) != dict(self.operator_weights):
+            raise StoreMismatchError(
+                f"{path}: this run was started with operator weights "
+                f"{dict(stored.operator_weights) or 'uniform'}, not "
+                f"{dict(self.operator_weights) or 'uniform'}"
+            )
+
+
+def operator_plan(seed: int, generation: int, operators: Sequence[str],
+                  weights: Sequence[float], pool_size: int) -> list[str]:
+    """The operator for every slot of a generation, drawn in one go from a seeded RNG.
+
+    Drawing the whole plan up front (rather than as candidates start) keeps it independent
+    of completion order and of interruptions.
+    """
+    rng = random.Random(f"evolviz/{seed}/{generation}")
+    return rng.choices(list(operators), weights=list(weights), k=pool_size)

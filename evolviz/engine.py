@@ -1,0 +1,337 @@
+"""Evol-Instruct, one generation at a time.
+
+Each generation every pool member gets one operator (drawn from a seeded RNG), the LLM
+rewrites it, the rewrite is checked, judged and answered, and the elimination rules decide.
+A passing candidate replaces its parent in the pool; otherwise the parent stays and is
+evolved again next generation. Seeds are generation 0.
+
+The engine streams: `Evolution.step()` is an async iterator that yields each candidate the
+moment it is committed to the store, which is what lets the panel show candidates live and
+what makes an interrupted run lose only the calls in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from .config import RunConfig, operator_plan
+from .errors import LLMCallError, StoreMismatchError
+from .llm import CallResult, LLMClient
+from .records import Candidate, GenerationStats, PoolMember
+from .rules import (
+    Verdict,
+    check_rewrite,
+    copied_prompt_wording,
+    extract_instruction,
+    parse_equality,
+    sorry_short_answer,
+    stopwords_only_answer,
+)
+from .scoring import parse_difficulty
+from .store import RunStore, seeds_fingerprint
+from .templates import Template, TemplateSet
+
+__all__ = ["Evolution", "candidate_id", "evolve_candidate", "judge_answer", "reapply_rules"]
+
+CandidateCallback = Callable[[Candidate], Awaitable[None] | None]
+
+
+def candidate_id(generation: int, slot: int) -> str:
+    return f"g{generation}-{slot:06d}"
+
+
+def _call_seed(run_seed: int, cid: str, role: str) -> int:
+    digest = hashlib.sha256(f"{run_seed}/{cid}/{role}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+@dataclass
+class _Ctx:
+    client: LLMClient
+    templates: TemplateSet
+    config: RunConfig
+
+
+async def _call(ctx: _Ctx, cand: Candidate, name: str, role: str,
+                messages: list[dict[str, str]]) -> CallResult:
+    """Make one call and file its record on the candidate, failed or not."""
+    try:
+        result = await ctx.client.chat(
+            role, messages, ctx.config.sampling[role],
+            sample=f"{cand.id}/{name}",
+            seed=_call_seed(ctx.config.seed, cand.id, name),
+        )
+    except LLMCallError as e:
+        cand.calls[name] = e.result  # type: ignore[attr-defined]
+        raise
+    cand.calls[name] = result
+    return result
+
+
+def judge_answer(cand: Candidate, config: RunConfig, templates: TemplateSet,
+                 operator: Template | None) -> list[Verdict]:
+    """Rules that need no LLM, applied to stored text (also used to re-judge a run)."""
+    rules = config.rules
+    out: list[Verdict] = []
+    raw = cand.calls.get("rewrite")
+    if raw is not None:
+        v = check_rewrite(raw.content, raw.finish_reason, cand.parent_instruction)
+        if v.rule == "no_information_gain" and not rules.is_on("no_information_gain"):
+            v = Verdict("rewrite_invalid", True, "identical to parent, but rule 1 is off")
+        out.append(v)
+        if not v.passed:
+            return out
+    inst = cand.instruction or ""
+    if rules.is_on("copied_prompt_wording"):
+        markers = list(rules.extra_markers) + (list(operator.markers) if operator else [])
+        markers += [m for m in templates.markers() if m not in markers]
+        out.append(copied_prompt_wording(
+            inst, markers=markers, prompt_prose=operator.prose() if operator else "",
+            parent=cand.parent_instruction, ngram=rules.copied_ngram))
+    return out
+
+
+def _answer_verdicts(answer: str, config: RunConfig) -> list[Verdict]:
+    out = []
+    if config.rules.is_on("sorry_short_answer"):
+        out.append(sorry_short_answer(answer, config.rules.sorry_max_words))
+    if config.rules.is_on("stopwords_only_answer"):
+        out.append(stopwords_only_answer(answer))
+    return out
+
+
+async def evolve_candidate(
+    member: PoolMember,
+    operator_name: str,
+    *,
+    generation: int,
+    slot: int,
+    client: LLMClient,
+    templates: TemplateSet,
+    config: RunConfig,
+) -> Candidate:
+    """Evolve one pool member with one operator and judge the result; never raises on
+    LLM trouble (the candidate comes back failed with the error class instead)."""
+    ctx = _Ctx(client, templates, config)
+    cid = candidate_id(generation, slot)
+    cand = Candidate(id=cid, generation=generation, slot=slot, parent_id=member.id,
+                     seed_id=member.seed_id, operator=operator_name,
+                     parent_instruction=member.text)
+    started = time.perf_counter()
+    try:
+        await _evolve(ctx, cand, templates.operators[operator_name])
+    except LLMCallError as e:
+        cand.status, cand.error_class, cand.error = "failed", e.error_class, e.message[:2000]
+    except Exception as e:  # a bug must not take the generation down; it is recorded
+        cand.status, cand.error_class = "failed", f"InternalError.{type(e).__name__}"
+        cand.error = "".join(traceback.format_exception(e))[-4000:]
+    cand.latency_s = time.perf_counter() - started
+    cand.finished_at = time.time()
+    return cand
+
+
+async def _evolve(ctx: _Ctx, cand: Candidate, operator: Template) -> None:
+    config = ctx.config
+    short = config.stop_at_first_rejection
+
+    def settle() -> bool:
+        """Mark the candidate rejected if some verdict failed; True if it is settled."""
+        bad = cand.rejection
+        if bad is not None:
+            cand.status, cand.rejected_by = "rejected", bad.rule
+            return short
+        return False
+
+    rewrite = await _call(ctx, cand, "rewrite", "evolver",
+                          operator.render(instruction=cand.parent_instruction))
+    if rewrite.content is not None:
+        cand.instruction = extract_instruction(rewrite.content)
+    cand.verdicts.extend(judge_answer(cand, config, ctx.templates, operator))
+    if cand.verdicts and cand.verdicts[0].rule in ("rewrite_invalid", "no_information_gain") \
+            and not cand.verdicts[0].passed:
+        cand.status, cand.rejected_by = "rejected", cand.verdicts[0].rule
+        return  # nothing usable to judge or answer
+    if settle():
+        return
+
+    if config.rules.is_on("no_information_gain"):
+        judged = await _call(ctx, cand, "equality", "judge", ctx.templates.equality.render(
+            first=cand.parent_instruction, second=cand.instruction or ""))
+        cand.verdicts.append(parse_equality(judged.content))
+        if settle():
+            return
+
+    answered = await _call(ctx, cand, "answer", "answerer",
+                           ctx.templates.answer.render(instruction=cand.instruction or ""))
+    if answered.finish_reason == "content_filter":
+        cand.verdicts.append(Verdict("rewrite_invalid", False,
+                                     "the endpoint filtered the answer (content_filter)",
+                                     {"cause": "answer_filtered"}))
+    cand.answer = answered.content or ""
+    cand.verdicts.extend(_answer_verdicts(cand.answer, config))
+    if settle() or cand.status == "rejected":
+        return
+    cand.status = "accepted"
+
+    if config.judge_difficulty:
+        rated = await _call(ctx, cand, "difficulty", "judge",
+                            ctx.templates.difficulty.render(instruction=cand.instruction or ""))
+        cand.difficulty_raw = rated.content
+        cand.difficulty = parse_difficulty(rated.content)
+
+
+def reapply_rules(cand: Candidate, config: RunConfig, templates: TemplateSet) -> Candidate:
+    """Re-judge a stored candidate with rules 2-4 under `config`, with no LLM call.
+
+    Rule 1's stored verdict is kept as it was (it needs the judge). A candidate that failed
+    on an LLM error, or was never answered, keeps its status: there is nothing to re-judge.
+    """
+    if cand.status == "failed":
+        return cand
+    operator = templates.operators.get(cand.operator)
+    verdicts = judge_answer(cand, config, templates, operator)
+    rule1 = [v for v in cand.verdicts if v.rule == "no_information_gain"
+             and v.detail.get("cause") != "identical"]
+    if config.rules.is_on("no_information_gain"):
+        verdicts.extend(rule1)
+    answered = "answer" in cand.calls and cand.answer is not None
+    if answered:
+        verdicts.extend(_answer_verdicts(cand.answer or "", config))
+    new = Candidate(**{**cand.__dict__, "verdicts": verdicts})
+    bad = next((v for v in verdicts if not v.passed), None)
+    if bad is not None:
+        new.status, new.rejected_by = "rejected", bad.rule
+    elif answered:
+        new.status, new.rejected_by = "accepted", None
+    else:
+        new.status, new.rejected_by = cand.status, cand.rejected_by
+    return new
+
+
+class Evolution:
+    """A run: a store, a client, templates and settings, stepped one generation at a time."""
+
+    def __init__(self, store: RunStore, client: LLMClient, templates: TemplateSet,
+                 config: RunConfig, seeds: Sequence | None = None):
+        self.store = store
+        self.client = client
+        self.templates = templates
+        self.config = config
+        self.config.weights_for(list(templates.operators))  # validate early
+        stored = store.get_meta("config")
+        if stored is not None:
+            config.check_resumable(RunConfig.from_dict(stored), str(store.path))
+        if seeds is not None:
+            if store.has_seeds():
+                if store.get_meta("seeds_fingerprint") != seeds_fingerprint(seeds):
+                    raise StoreMismatchError(
+                        f"{store.path}: this store holds a run over other seeds; use the "
+                        f"same seed file to resume it, or another --store for a new run"
+                    )
+            else:
+                if not seeds:
+                    raise StoreMismatchError(f"{store.path}: no seeds to start a run with")
+                store.add_seeds(seeds)
+        elif not store.has_seeds():
+            raise StoreMismatchError(f"{store.path}: the store holds no seeds yet")
+        store.set_meta("config", config.to_dict())
+        store.set_meta("operators", list(templates.operators))
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def pool_size(self) -> int:
+        return self.store.seed_count()
+
+    def next_generation(self) -> int:
+        finished = self.store.finished_generations()
+        return (finished[-1] + 1) if finished else 1
+
+    def plan(self, generation: int) -> list[str]:
+        ops = list(self.templates.operators)
+        return operator_plan(self.config.seed, generation, ops,
+                             self.config.weights_for(ops), self.pool_size)
+
+    async def step(self) -> AsyncIterator[Candidate]:
+        """Evolve (or finish) the next generation, yielding candidates as they commit.
+
+        Stopping the iteration early (or cancelling the task that drives it) cancels the
+        calls in flight; what was committed stays, and the next `step()` resumes there.
+        """
+        g = self.next_generation()
+        pool = self.store.pool(g)
+        assert pool is not None, f"generation {g} has no pool"
+        plan = self.plan(g)
+        done = self.store.done_slots(g)
+        todo: asyncio.Queue[int] = asyncio.Queue()
+        for slot in range(len(pool)):
+            if slot not in done:
+                todo.put_nowait(slot)
+        results: asyncio.Queue[Candidate | None] = asyncio.Queue()
+        base, t0 = self.store.elapsed(g), time.monotonic()
+
+        async def worker() -> None:
+            while True:
+                try:
+                    slot = todo.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                cand = await evolve_candidate(
+                    pool[slot], plan[slot], generation=g, slot=slot, client=self.client,
+                    templates=self.templates, config=self.config)
+                self.store.add_candidate(cand, elapsed=base + time.monotonic() - t0)
+                results.put_nowait(cand)
+
+        n_workers = max(1, min(self.client.concurrency, todo.qsize()))
+        workers = [asyncio.create_task(worker()) for _ in range(n_workers)]
+        remaining = todo.qsize()
+
+        async def closer() -> None:
+            try:
+                await asyncio.gather(*workers)
+            finally:
+                results.put_nowait(None)
+
+        closing = asyncio.create_task(closer())
+        try:
+            while True:
+                cand = await results.get()
+                if cand is None:
+                    break
+                remaining -= 1
+                yield cand
+            await closing  # re-raises a store error from a worker
+            stats = self.store.count_generation(g)
+            stats.wall_time = base + time.monotonic() - t0
+            if stats.done == stats.pool_size:
+                self.store.write_next_pool(g, stats)
+        finally:
+            for w in workers:
+                w.cancel()
+            closing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.gather(*workers, closing, return_exceptions=True)
+
+    async def run(
+        self,
+        generations: int,
+        *,
+        on_candidate: CandidateCallback | None = None,
+        on_generation: Callable[[GenerationStats], None] | None = None,
+    ) -> list[GenerationStats]:
+        """Evolve until `generations` generations are finished (resuming if some are)."""
+        while self.next_generation() <= generations:
+            g = self.next_generation()
+            async for cand in self.step():
+                if on_candidate is not None:
+                    r = on_candidate(cand)
+                    if asyncio.iscoroutine(r):
+                        await r
+            if on_generation is not None:
+                on_generation(self.store.count_generation(g))
+        return [s for s in self.store.generation_stats() if s.generation <= generations]

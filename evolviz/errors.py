@@ -1,0 +1,97 @@
+"""Exceptions evolviz raises, drawn as a tree so callers can catch at the right depth.
+
+    EvolvizError
+    ├── InputError                 bad input from the user: the CLI exits with code 2
+    │   ├── TemplateError          a template file is malformed or its placeholders are wrong
+    │   ├── SeedFileError          a seed file cannot be read, or a row in it is bad
+    │   ├── ConfigError            an option or a combination of options makes no sense
+    │   └── StoreError             a run store cannot be used
+    │       ├── NotAStoreError     the file is not an evolviz store (or is corrupt)
+    │       ├── StoreVersionError  the store was written by a newer evolviz
+    │       └── StoreMismatchError the store holds a run with other seeds or settings
+    ├── LLMCallError               an LLM call failed after all its retries
+    └── LocalModelError            the embedded local model server cannot be started or used
+
+An `InputError` always names the file, line or field at fault, because the person
+reading it has to fix that exact spot.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "EvolvizError",
+    "InputError",
+    "LLMCallError",
+    "LocalModelError",
+    "NotAStoreError",
+    "SeedFileError",
+    "StoreError",
+    "StoreMismatchError",
+    "StoreVersionError",
+    "TemplateError",
+]
+
+
+class EvolvizError(Exception):
+    """Root of every error evolviz raises on purpose."""
+
+
+class InputError(EvolvizError):
+    """The user gave something evolviz cannot use; the message says where."""
+
+
+class TemplateError(InputError):
+    pass
+
+
+class SeedFileError(InputError):
+    """A seed file or one of its rows is bad. `path` and `line` locate it (line is 1-based)."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+        where = path or "<seeds>"
+        if line is not None:
+            where = f"{where}:{line}"
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+        self.reason = message
+
+
+class ConfigError(InputError):
+    pass
+
+
+class StoreError(InputError):
+    pass
+
+
+class NotAStoreError(StoreError):
+    pass
+
+
+class StoreVersionError(StoreError):
+    pass
+
+
+class StoreMismatchError(StoreError):
+    pass
+
+
+class LLMCallError(EvolvizError):
+    """An LLM call that still failed after its retries.
+
+    `error_class` is a short stable name (e.g. "RateLimited", "ServerError", "Timeout",
+    "ConnectionError", "MalformedResponse", "BadRequest") recorded on the candidate so that
+    a person can count failures by cause.
+    """
+
+    def __init__(self, error_class: str, message: str, *, attempts: int = 1):
+        super().__init__(f"{error_class}: {message}")
+        self.error_class = error_class
+        self.message = message
+        self.attempts = attempts
+
+
+class LocalModelError(EvolvizError):
+    pass

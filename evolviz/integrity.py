@@ -1,0 +1,58 @@
+"""`evolviz check`: what a store must satisfy, checked from its rows, not its summaries."""
+
+from __future__ import annotations
+
+import json
+
+from .store import RunStore
+
+__all__ = ["check_store"]
+
+
+def check_store(store: RunStore) -> list[str]:
+    """Every broken invariant, described; an empty list means the store is sound."""
+    problems: list[str] = []
+    conn = store.conn
+    result = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    if result != "ok":
+        problems.append(f"SQLite integrity check failed: {result}")
+    seeds = store.seed_count()
+    finished = store.finished_generations()
+    for g in finished:
+        s = store.count_generation(g)
+        if s.pool_size != seeds:
+            problems.append(f"generation {g}: pool holds {s.pool_size} members, not {seeds}")
+        if s.done != s.pool_size:
+            problems.append(f"generation {g}: {s.done} candidates for a pool of {s.pool_size}")
+        row = conn.execute("SELECT accepted, failed FROM generations WHERE generation=?",
+                           (g,)).fetchone()
+        if row and (row[0] != s.accepted or row[1] != s.failed):
+            problems.append(f"generation {g}: summary says {row[0]} accepted/{row[1]} failed "
+                            f"but the rows say {s.accepted}/{s.failed}")
+        nxt = conn.execute("SELECT count(*) FROM pool WHERE generation=?", (g + 1,)).fetchone()
+        if nxt[0] != seeds:
+            problems.append(f"generation {g + 1}: the pool after generation {g} is missing")
+    for (g,) in conn.execute("SELECT DISTINCT generation FROM candidates"):
+        if g not in finished and finished and g != finished[-1] + 1:
+            problems.append(f"generation {g}: candidates beyond the next unfinished generation")
+    orphans = conn.execute(
+        "SELECT count(*) FROM candidates c WHERE c.parent_id NOT IN (SELECT id FROM seeds) "
+        "AND c.parent_id NOT IN (SELECT id FROM candidates WHERE status='accepted')"
+    ).fetchone()[0]
+    if orphans:
+        problems.append(f"{orphans} candidate(s) whose parent is neither a seed nor accepted")
+    mismatched = conn.execute(
+        "SELECT count(*) FROM candidates c JOIN pool p ON p.generation=c.generation "
+        "AND p.slot=c.slot WHERE p.member_id != c.parent_id").fetchone()[0]
+    if mismatched:
+        problems.append(f"{mismatched} candidate(s) whose parent is not the pool member of "
+                        f"their slot")
+    bad_json = 0
+    for (record,) in conn.execute("SELECT record FROM candidates"):
+        try:
+            json.loads(record)
+        except ValueError:
+            bad_json += 1
+    if bad_json:
+        problems.append(f"{bad_json} candidate record(s) are not valid JSON")
+    return problems

@@ -1,0 +1,398 @@
+"""The one way evolviz talks to an LLM: any OpenAI-compatible endpoint through `openai`.
+
+Every call goes through `LLMClient.chat`, which adds what a long, paid run needs and the
+`openai` package leaves to the caller: a concurrency limit shared by all roles, our own
+retry loop (exponential backoff with jitter, honouring Retry-After) over the failures that
+are worth retrying, a response cache so that a replayed run costs nothing, and token
+accounting per role. A call that still fails raises `LLMCallError` with a short error
+class; the engine records it on the candidate and carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+
+from .errors import LLMCallError
+
+__all__ = [
+    "ROLES",
+    "CallResult",
+    "LLMClient",
+    "ResponseCache",
+    "Sampling",
+    "TokenCounter",
+    "cache_key",
+]
+
+ROLES = ("evolver", "answerer", "judge")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling parameters sent with a call; part of the cache key and of each record."""
+
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Sampling:
+        return cls(
+            temperature=float(d.get("temperature", 0.7)),
+            top_p=float(d.get("top_p", 1.0)),
+            max_tokens=int(d.get("max_tokens", 512)),
+            stop=tuple(d.get("stop") or ()),
+        )
+
+
+@dataclass
+class CallResult:
+    """What one logical call produced, kept verbatim on the candidate record."""
+
+    role: str
+    model: str
+    messages: list[dict[str, str]]
+    sampling: dict[str, Any]
+    content: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    attempts: int = 0
+    cached: bool = False
+    error_class: str | None = None
+    error: str | None = None
+    retries: list[str] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CallResult:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def cache_key(model: str, messages: list[dict[str, str]], sampling: Sampling, sample: str) -> str:
+    """Same model, messages, parameters and sample index give the same response.
+
+    `sample` separates calls that are alike but must not share an answer (two candidates
+    that happen to send the same prompt at temperature > 0 are two samples).
+    """
+    payload = json.dumps(
+        {"model": model, "messages": messages, "sampling": sampling.to_dict(), "sample": sample},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """Responses by cache key in an SQLite table (by default in the run store's own file).
+
+    It uses its own connection: the cache is written from the event loop right after a
+    call returns, before the candidate is complete, so that a crash after a paid call but
+    before the candidate commits still keeps the response.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS llm_cache (key TEXT PRIMARY KEY, model TEXT, "
+            "response TEXT NOT NULL, created REAL)"
+        )
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT response FROM llm_cache WHERE key=?", (key,)
+            ).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return json.loads(row[0])
+
+    def put(self, key: str, model: str, response: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO llm_cache (key, model, response, created) "
+                "VALUES (?,?,?,?)",
+                (key, model, json.dumps(response, ensure_ascii=False), time.time()),
+            )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM llm_cache").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+@dataclass
+class TokenCounter:
+    """Tokens and calls per role; cached responses are counted apart (they cost nothing)."""
+
+    prompt: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
+    completion: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
+    calls: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
+    cached_calls: int = 0
+    failed_calls: int = 0
+    retries: int = 0
+
+    def total(self) -> int:
+        return sum(self.prompt.values()) + sum(self.completion.values())
+
+
+class _Retryable(Exception):
+    def __init__(self, error_class: str, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.error_class = error_class
+        self.retry_after = retry_after
+
+
+def _retry_after_seconds(response: httpx.Response | None) -> float | None:
+    if response is None:
+        return None
+    value = response.headers.get("retry-after-ms")
+    if value:
+        try:
+            return float(value) / 1000.0
+        except ValueError:
+            pass
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare from LLM endpoints, fall back to our backoff
+
+
+class LLMClient:
+    """Async chat calls with limits, retries, cache and accounting.
+
+    One client serves all three roles; `models` maps each role to a model name. The API key
+    is held only here, in memory: nothing this class writes (cache, results) contains it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        models: Mapping[str, str] | str = "default",
+        concurrency: int = 8,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        retry_after_max: float = 120.0,
+        cache: ResponseCache | None = None,
+        rng: random.Random | None = None,
+        send_seed: bool = True,
+    ):
+        if isinstance(models, str):
+            models = dict.fromkeys(ROLES, models)
+        missing = [r for r in ROLES if r not in models]
+        if missing:
+            raise ValueError(f"no model given for role(s) {missing}")
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self.base_url = base_url
+        self.models = dict(models)
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.retry_after_max = retry_after_max
+        self.cache = cache
+        self.send_seed = send_seed
+        self.tokens = TokenCounter()
+        self._rng = rng or random.Random(0)
+        self._api_key = api_key or "none"
+        self._semaphore: asyncio.Semaphore | None = None
+        self._client: openai.AsyncOpenAI | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:  # never show the key
+        return f"LLMClient(base_url={self.base_url!r}, models={self.models!r})"
+
+    def _ensure(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            limits = httpx.Limits(
+                max_connections=self.concurrency + 4,
+                max_keepalive_connections=self.concurrency + 4,
+            )
+            self._client = openai.AsyncOpenAI(
+                base_url=self.base_url,
+                api_key=self._api_key,
+                max_retries=0,
+                timeout=self.timeout,
+                http_client=httpx.AsyncClient(limits=limits, timeout=self.timeout),
+            )
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+            self._loop = loop
+        assert self._semaphore is not None
+        return self._client, self._semaphore
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def model_for(self, role: str) -> str:
+        return self.models[role]
+
+    async def chat(
+        self,
+        role: str,
+        messages: list[dict[str, str]],
+        sampling: Sampling,
+        *,
+        sample: str = "0",
+        seed: int | None = None,
+    ) -> CallResult:
+        """One logical call; raises `LLMCallError` (with the partial result attached)."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        model = self.models[role]
+        result = CallResult(role=role, model=model, messages=messages,
+                            sampling=sampling.to_dict())
+        key = cache_key(model, messages, sampling, sample)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                result.content = hit.get("content")
+                result.finish_reason = hit.get("finish_reason")
+                result.prompt_tokens = int(hit.get("prompt_tokens", 0))
+                result.completion_tokens = int(hit.get("completion_tokens", 0))
+                result.cached = True
+                self.tokens.cached_calls += 1
+                return result
+
+        client, semaphore = self._ensure()
+        started = time.perf_counter()
+        last: _Retryable | None = None
+        for attempt in range(self.max_retries + 1):
+            result.attempts = attempt + 1
+            try:
+                async with semaphore:
+                    response = await client.chat.completions.create(
+                        model=model,
+                        messages=messages,  # type: ignore[arg-type]
+                        temperature=sampling.temperature,
+                        top_p=sampling.top_p,
+                        max_tokens=sampling.max_tokens,
+                        stop=list(sampling.stop) or None,
+                        seed=seed if self.send_seed else None,
+                        timeout=self.timeout,
+                    )
+                self._read(response, result)
+                break
+            except _Retryable as e:
+                last = e
+            except openai.RateLimitError as e:
+                last = _Retryable("RateLimited", str(e), _retry_after_seconds(e.response))
+            except openai.APITimeoutError as e:
+                last = _Retryable("Timeout", str(e) or "the call timed out")
+            except openai.APIConnectionError as e:
+                last = _Retryable("ConnectionError", str(e) or "the connection failed")
+            except openai.InternalServerError as e:
+                last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}",
+                                  _retry_after_seconds(e.response))
+            except openai.APIStatusError as e:
+                if e.status_code in (408, 409):
+                    last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}")
+                else:
+                    # 400/401/403/404/422: retrying the same request cannot help.
+                    return self._fail(result, started, "BadRequest",
+                                      f"HTTP {e.status_code}: {e.message}")
+            except (openai.APIResponseValidationError, ValueError, TypeError, KeyError) as e:
+                # A 200 whose body is not a chat completion (broken JSON and the like).
+                last = _Retryable("MalformedResponse", f"{type(e).__name__}: {e}")
+            result.retries.append(last.error_class)
+            if attempt < self.max_retries:
+                self.tokens.retries += 1
+                await asyncio.sleep(self._delay(attempt, last.retry_after))
+        else:
+            assert last is not None
+            return self._fail(result, started, last.error_class, str(last))
+
+        result.latency_s = time.perf_counter() - started
+        self.tokens.prompt[role] += result.prompt_tokens
+        self.tokens.completion[role] += result.completion_tokens
+        self.tokens.calls[role] += 1
+        if self.cache is not None:
+            self.cache.put(key, model, {
+                "content": result.content,
+                "finish_reason": result.finish_reason,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+            })
+        return result
+
+    def _read(self, response: Any, result: CallResult) -> None:
+        """Pull content out of a response, treating a hollow one as retryable."""
+        if isinstance(response, str | bytes) or not hasattr(response, "choices"):
+            raise _Retryable("MalformedResponse", "the body is not a chat completion")
+        if not response.choices:
+            raise _Retryable("MalformedResponse", "the response has no choices")
+        choice = response.choices[0]
+        content = getattr(choice.message, "content", None) if choice.message else None
+        finish = choice.finish_reason
+        if content is None and finish not in ("content_filter", "length"):
+            raise _Retryable("MalformedResponse", "the response message has no content")
+        result.content = content
+        result.finish_reason = finish
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            result.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+            result.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+
+    def _fail(self, result: CallResult, started: float, error_class: str, message: str):
+        result.latency_s = time.perf_counter() - started
+        result.error_class = error_class
+        result.error = message[:2000]
+        self.tokens.failed_calls += 1
+        err = LLMCallError(error_class, message, attempts=result.attempts)
+        err.result = result  # type: ignore[attr-defined]
+        raise err
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.retry_after_max)
+        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
+        return self._rng.uniform(0, ceiling)  # "full jitter": spreads a thundering herd
