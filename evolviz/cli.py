@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -122,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except EvolvizError as e:
         print(f"evolviz: error: {e}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as e:
+        print(f"evolviz: error: the run store is damaged ({e}); `evolviz check STORE` "
+              f"says what is wrong", file=sys.stderr)
         return 1
 
 

@@ -92,11 +92,10 @@ class RunStore:
 
     def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False):
         self.path = Path(path)
-        exists = self.path.exists() and self.path.stat().st_size > 0
-        if not exists and not create:
+        if not self.path.exists() and not create:
             raise StoreError(f"{self.path}: no such run store")
-        if exists:
-            self._check_header()
+        if self.path.exists() and self.path.stat().st_size > 0:
+            self._check_magic()
         if readonly:
             uri = f"file:{self.path.resolve()}?mode=ro"
             self.conn = sqlite3.connect(uri, uri=True, isolation_level=None,
@@ -108,35 +107,40 @@ class RunStore:
         self.conn.row_factory = sqlite3.Row
         try:
             self.conn.execute("PRAGMA busy_timeout=10000")
+            # Read through SQLite, not the file's bytes: after a kill -9 the header page
+            # may still sit in the -wal file, which only SQLite knows to look in.
+            has_tables = self.conn.execute(
+                "SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+            if has_tables:
+                self._check_schema()
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
-            if exists:
-                self._check_schema()
-            elif not readonly:
-                self.conn.executescript(_SCHEMA)
-                self.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-                self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                self.set_meta("created_at", time.time())
+                if not has_tables:
+                    self.conn.executescript(_SCHEMA)
+                    self.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                    self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                    self.set_meta("created_at", time.time())
         except sqlite3.DatabaseError as e:
             self.conn.close()
             raise NotAStoreError(f"{self.path}: not a usable evolviz run store ({e})") from None
 
     # -- opening -------------------------------------------------------------------------
 
-    def _check_header(self) -> None:
+    def _check_magic(self) -> None:
         with open(self.path, "rb") as f:
-            head = f.read(100)
-        if not head.startswith(b"SQLite format 3\x00"):
+            head = f.read(16)
+        if head != b"SQLite format 3\x00":
             raise NotAStoreError(f"{self.path}: not an evolviz run store (not an SQLite file)")
-        app_id = int.from_bytes(head[68:72], "big")
+
+    def _check_schema(self) -> None:
+        app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
         if app_id != APPLICATION_ID:
+            self.conn.close()
             raise NotAStoreError(
                 f"{self.path}: an SQLite file, but not an evolviz run store "
                 f"(application_id {app_id:#x})"
             )
-
-    def _check_schema(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             self.conn.close()
@@ -144,10 +148,6 @@ class RunStore:
                 f"{self.path}: written by a newer evolviz (store schema {version}, this "
                 f"evolviz reads up to {SCHEMA_VERSION}); upgrade evolviz to open it"
             )
-        check = self.conn.execute("PRAGMA quick_check").fetchone()[0]
-        if check != "ok":
-            self.conn.close()
-            raise NotAStoreError(f"{self.path}: the store is corrupt ({check})")
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
         missing = {"meta", "seeds", "pool", "candidates", "generations"} - tables
         if missing:

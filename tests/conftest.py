@@ -1,0 +1,42 @@
+"""Shared fixtures: a real scripted OpenAI-compatible server on 127.0.0.1 and seed files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evolviz.testing import FakeOpenAIServer
+from evolviz.testing.evol_responder import EvolResponder
+from evolviz.testing.synthetic import synthetic_instructions
+
+ROOT = Path(__file__).resolve().parents[1]
+REFDATA = Path(os.environ.get("EVOLVIZ_REFDATA", ROOT.parent / "shared" / "refdata"))
+
+make_seeds = synthetic_instructions
+
+
+@pytest.fixture
+def seeds_file(tmp_path: Path):
+    def write(n: int = 20) -> Path:
+        path = tmp_path / f"seeds{n}.txt"
+        path.write_text("\n".join(make_seeds(n)) + "\n", encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def fake_llm():
+    with FakeOpenAIServer(EvolResponder(), hang_seconds=5.0) as server:
+        yield server
+
+
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None):
+    """Run the real `evolviz` entry point in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "evolviz", *args], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})},
+                          cwd=ROOT)

@@ -1,0 +1,111 @@
+"""The client against a real HTTP server that misbehaves on purpose."""
+
+import time
+
+import pytest
+
+from evolviz.errors import LLMCallError
+from evolviz.llm import LLMClient, ResponseCache, Sampling
+from evolviz.testing import FakeOpenAIServer
+
+MSGS = [{"role": "user", "content": "Name a colour."}]
+
+
+def client(server, **kw):
+    kw.setdefault("max_retries", 3)
+    kw.setdefault("backoff_base", 0.01)
+    kw.setdefault("timeout", 2.0)
+    return LLMClient(server.base_url, api_key="sk-test", models="fake-model", **kw)
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer(hang_seconds=3.0) as s:
+        yield s
+
+
+async def test_plain_call_counts_tokens(server):
+    c = client(server)
+    r = await c.chat("evolver", MSGS, Sampling())
+    assert r.content and r.finish_reason == "stop" and r.attempts == 1
+    assert r.prompt_tokens > 0 and r.completion_tokens > 0
+    assert c.tokens.prompt["evolver"] == r.prompt_tokens and c.tokens.calls["evolver"] == 1
+    await c.aclose()
+
+
+@pytest.mark.parametrize("kind,error_class", [
+    ("429", "RateLimited"), ("500", "ServerError"), ("503", "ServerError"),
+    ("drop", "ConnectionError"), ("broken_json", "MalformedResponse"),
+    ("empty_choices", "MalformedResponse"), ("null_content", "MalformedResponse"),
+    ("timeout", "Timeout"),
+])
+async def test_each_fault_is_retried_then_succeeds(server, kind, error_class):
+    c = client(server, timeout=0.5)
+    server.force_next(kind, n=2)
+    r = await c.chat("answerer", MSGS, Sampling())
+    assert r.content and r.attempts == 3
+    assert r.retries == [error_class, error_class]
+    await c.aclose()
+
+
+async def test_persistent_fault_raises_with_error_class_and_partial_record(server):
+    c = client(server, max_retries=2)
+    server.force_next("500", n=10)
+    with pytest.raises(LLMCallError) as e:
+        await c.chat("judge", MSGS, Sampling())
+    assert e.value.error_class == "ServerError" and e.value.attempts == 3
+    assert e.value.result.messages == MSGS and e.value.result.error_class == "ServerError"
+    assert c.tokens.failed_calls == 1
+    await c.aclose()
+
+
+async def test_retry_after_is_honoured():
+    with FakeOpenAIServer(retry_after="1") as s:
+        c = client(s)
+        s.force_next("429", n=1)
+        t = time.perf_counter()
+        r = await c.chat("evolver", MSGS, Sampling())
+        assert r.attempts == 2 and time.perf_counter() - t >= 0.95
+        await c.aclose()
+
+
+async def test_length_and_content_filter_are_answers_not_errors(server):
+    c = client(server)
+    server.force_next("length")
+    r = await c.chat("evolver", MSGS, Sampling())
+    assert r.finish_reason == "length" and r.attempts == 1
+    server.force_next("content_filter")
+    r = await c.chat("evolver", MSGS, Sampling())
+    assert r.finish_reason == "content_filter"
+    await c.aclose()
+
+
+async def test_cache_replays_without_a_request(server, tmp_path):
+    cache = ResponseCache(tmp_path / "cache.db")
+    c = client(server, cache=cache)
+    first = await c.chat("evolver", MSGS, Sampling(), sample="a")
+    n = server.stats.requests
+    again = await c.chat("evolver", MSGS, Sampling(), sample="a")
+    assert again.cached and again.content == first.content and server.stats.requests == n
+    other = await c.chat("evolver", MSGS, Sampling(), sample="b")
+    assert not other.cached and server.stats.requests == n + 1
+    hotter = await c.chat("evolver", MSGS, Sampling(temperature=1.0), sample="a")
+    assert not hotter.cached
+    await c.aclose()
+    cache.close()
+
+
+async def test_concurrency_limit_is_respected():
+    import asyncio
+
+    with FakeOpenAIServer(latency=0.05) as s:
+        c = client(s, concurrency=3)
+        await asyncio.gather(*[c.chat("evolver", [{"role": "user", "content": str(i)}],
+                                      Sampling()) for i in range(12)])
+        assert s.stats.max_in_flight == 3
+        await c.aclose()
+
+
+def test_the_key_is_not_in_repr():
+    c = LLMClient("http://127.0.0.1:9/v1", api_key="sk-SECRET-123", models="m")
+    assert "SECRET" not in repr(c)
