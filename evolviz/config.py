@@ -85,17 +85,15 @@ class RunConfig:
         )
 
     def check_resumable(self, stored: RunConfig, path: str) -> None:
-        """Refuse to continue a run under settings that would change its earlier choices."""
+        """Refuse to continue a run under a seed that would change its earlier choices.
+
+        Weights, rules and sampling may change between generations (the panel's controls
+        do exactly that); each candidate records what it was made with.
+        """
         if stored.seed != self.seed:
             raise StoreMismatchError(
                 f"{path}: this run was started with --seed {stored.seed}, not {self.seed}; "
                 f"use the same seed to resume, or another --store for a new run"
-            )
-        if dict(stored.operator_weights) != dict(self.operator_weights):
-            raise StoreMismatchError(
-                f"{path}: this run was started with operator weights "
-                f"{dict(stored.operator_weights) or 'uniform'}, not "
-                f"{dict(self.operator_weights) or 'uniform'}"
             )
 
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import random
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -22,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 
 from .errors import LLMCallError
@@ -181,7 +181,13 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-def _retry_after_seconds(response: httpx.Response | None) -> float | None:
+def _http_limits(connections: int) -> Any:
+    """Connection limits in the HTTP library that this openai release is built on."""
+    module = sys.modules[openai.DefaultAsyncHttpxClient.__mro__[1].__module__.split(".")[0]]
+    return module.Limits(max_connections=connections, max_keepalive_connections=connections)
+
+
+def _retry_after_seconds(response: Any) -> float | None:
     if response is None:
         return None
     value = response.headers.get("retry-after-ms")
@@ -252,16 +258,15 @@ class LLMClient:
     def _ensure(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            limits = httpx.Limits(
-                max_connections=self.concurrency + 4,
-                max_keepalive_connections=self.concurrency + 4,
-            )
+            # openai's own client class (it builds on its pinned HTTP library, whichever
+            # that is), with a pool as deep as our concurrency so no call waits for a socket.
             self._client = openai.AsyncOpenAI(
                 base_url=self.base_url,
                 api_key=self._api_key,
                 max_retries=0,
                 timeout=self.timeout,
-                http_client=httpx.AsyncClient(limits=limits, timeout=self.timeout),
+                http_client=openai.DefaultAsyncHttpxClient(
+                    limits=_http_limits(self.concurrency + 4), timeout=self.timeout),
             )
             self._semaphore = asyncio.Semaphore(self.concurrency)
             self._loop = loop

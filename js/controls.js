@@ -1,0 +1,67 @@
+// Run controls and settings. Settings are edited here and applied by Python between
+// generations; nothing here holds an API key (the key stays in the kernel's environment).
+import { el, clear, fmt } from "./dom.js";
+
+export function createControls(model) {
+  const runN = el("input", { class: "evz-input evz-num", type: "number", min: 1, value: 3, "aria-label": "generations to run" });
+  const stepBtn = el("button", { class: "evz-btn evz-primary evz-step", text: "Step", title: "evolve one generation", onclick: () => model.send({ action: "step" }) });
+  const runBtn = el("button", { class: "evz-btn evz-run", text: "Run", onclick: () => model.send({ action: "run", n: Number(runN.value) || 1 }) });
+  const stopBtn = el("button", { class: "evz-btn evz-stop", text: "Stop", title: "stop after the calls in flight; the run resumes where it stopped", onclick: () => model.send({ action: "stop" }) });
+  const status = el("div", { class: "evz-status" });
+  const bar = el("div", { class: "evz-progress-fill" });
+  const settingsBox = el("div", { class: "evz-settings" });
+
+  function renderStatus() {
+    const s = model.get("status") || {};
+    const running = !!s.running;
+    stepBtn.disabled = running;
+    runBtn.disabled = running;
+    stopBtn.disabled = !running;
+    clear(status);
+    status.append(
+      el("span", { class: `evz-pill ${running ? "evz-running" : ""}`, text: running ? `running generation ${s.generation}` : `next: generation ${s.generation}` }),
+      el("span", { text: `pool ${fmt(s.pool_size)}` }),
+      el("span", { class: "evz-count-done", text: `done ${fmt(s.done)}/${fmt(s.pool_size)}` }),
+      el("span", { class: "evz-status-accepted", text: `accepted ${fmt(s.accepted)}` }),
+      el("span", { class: "evz-status-rejected", text: `rejected ${fmt(s.rejected)}` }),
+      el("span", { class: "evz-status-failed", text: `failed ${fmt(s.failed)}` }),
+      el("span", { text: `tokens ${fmt(s.tokens)}` }),
+      el("span", { text: `cost $${fmt(s.cost, 4)}` }),
+      el("span", { class: "evz-meta", text: `${s.endpoint || ""}` }),
+    );
+    if (s.message) status.append(el("div", { class: `evz-message-line ${s.error ? "evz-bad" : ""}`, text: s.message }));
+    bar.style.width = `${s.pool_size ? Math.min(100, (100 * (s.done || 0)) / s.pool_size) : 0}%`;
+  }
+
+  function field(label, input) { return el("label", { class: "evz-field" }, el("span", { text: label }), input); }
+
+  function renderSettings() {
+    const st = model.get("settings") || {};
+    clear(settingsBox);
+    const set = (patch) => { model.set("settings", { ...model.get("settings"), ...patch }); model.save_changes(); };
+    const num = (key, step = 1) => el("input", { class: "evz-input evz-num", type: "number", step, value: st[key], onchange: (e) => set({ [key]: Number(e.target.value) }) });
+    const text = (key) => el("input", { class: "evz-input", value: st[key] || "", onchange: (e) => set({ [key]: e.target.value }) });
+    const rules = el("div", { class: "evz-rules" }, Object.entries(st.rules || {}).map(([rule, on]) => el("label", { class: "evz-check" },
+      el("input", { type: "checkbox", checked: on ? true : undefined, disabled: rule === "rewrite_invalid" ? true : undefined, dataset: { rule }, onchange: (e) => set({ rules: { ...st.rules, [rule]: e.target.checked } }) }),
+      el("span", { text: rule }))));
+    const weights = el("div", { class: "evz-weights" }, Object.entries(st.weights || {}).map(([op, w]) => field(op, el("input", { class: "evz-input evz-num", type: "number", min: 0, step: 0.5, value: w, onchange: (e) => set({ weights: { ...st.weights, [op]: Number(e.target.value) } }) }))));
+    settingsBox.append(
+      el("div", { class: "evz-row-flex" }, field("seed", num("seed")), field("temperature", num("temperature", 0.1)), field("concurrency", num("concurrency")),
+        field("endpoint", text("base_url")), field("model", text("model"))),
+      el("div", { class: "evz-label", text: "elimination rules" }), rules,
+      el("div", { class: "evz-row-flex" }, field("rule 2: “sorry” under N words", num("sorry_max_words")), field("rule 4: copied run of N words", num("copied_ngram")),
+        el("button", { class: "evz-btn evz-reapply", text: "Re-apply rules 2–4 to the whole run (no LLM calls)", onclick: () => model.send({ action: "reapply" }) })),
+      el("div", { class: "evz-label", text: "operator weights (uniform = the paper)" }), weights,
+    );
+  }
+
+  model.on("change:status", renderStatus);
+  model.on("change:settings", renderSettings);
+  renderStatus();
+  renderSettings();
+  return el("div", { class: "evz-controls" },
+    el("div", { class: "evz-row-flex" }, stepBtn, runN, runBtn, stopBtn),
+    el("div", { class: "evz-progress" }, bar),
+    status,
+    el("details", { class: "evz-settings-box" }, el("summary", { text: "Settings" }), settingsBox));
+}

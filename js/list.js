@@ -1,0 +1,70 @@
+// The candidate list: rows come from Python a page at a time and only the rows in view
+// are in the DOM, so a 250K-candidate run scrolls like a 20-candidate one.
+import { el, clear } from "./dom.js";
+
+export const ROW_HEIGHT = 46;
+const OVERSCAN = 8;
+
+export function createList(model, onSelect) {
+  const spacer = el("div", { class: "evz-spacer" });
+  const viewport = el("div", { class: "evz-list", tabindex: "0" }, spacer);
+  const state = { rows: new Map(), total: 0, pending: false };
+
+  function requestPage(offset) {
+    const q = { ...model.get("query") };
+    const limit = q.limit || 200;
+    const want = Math.max(0, Math.floor(offset / limit) * limit);
+    if (want === q.offset && state.pending) return;
+    if (want === q.offset) return;
+    state.pending = true;
+    model.set("query", { ...q, offset: want, limit });
+    model.save_changes();
+  }
+
+  function render() {
+    const page = model.get("page") || {};
+    state.total = page.total || 0;
+    if (page.reset) state.rows.clear();
+    (page.rows || []).forEach((row, i) => state.rows.set((page.offset || 0) + i, row));
+    state.pending = false;
+    spacer.style.height = `${state.total * ROW_HEIGHT}px`;
+    draw();
+  }
+
+  function draw() {
+    const top = viewport.scrollTop;
+    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(state.total, Math.ceil((top + viewport.clientHeight) / ROW_HEIGHT) + OVERSCAN);
+    clear(spacer);
+    const selected = model.get("selected_id");
+    let missing = -1;
+    for (let i = first; i < last; i++) {
+      const row = state.rows.get(i);
+      if (!row) { if (missing < 0) missing = i; continue; }
+      spacer.append(rowNode(row, i, row.id === selected));
+    }
+    if (missing >= 0) requestPage(missing);
+    if (state.total === 0) spacer.append(el("div", { class: "evz-empty", text: "No candidates match. Press Step to evolve a generation." }));
+  }
+
+  function rowNode(row, i, isSelected) {
+    const status = row.status;
+    return el("div", {
+      class: `evz-row evz-${status}${isSelected ? " evz-selected" : ""}`,
+      style: `top:${i * ROW_HEIGHT}px;height:${ROW_HEIGHT - 4}px`,
+      dataset: { id: row.id, status },
+      onclick: () => onSelect(row.id),
+    },
+      el("span", { class: "evz-gen", text: `g${row.generation}` }),
+      el("span", { class: `evz-badge evz-op`, text: row.operator }),
+      el("span", { class: `evz-badge evz-status-${status}`, text: status === "rejected" ? `rejected · ${row.rejected_by}` : status }),
+      el("span", { class: "evz-row-text", text: row.instruction || row.error || "(no instruction)" }),
+    );
+  }
+
+  viewport.addEventListener("scroll", () => requestAnimationFrame(draw));
+  model.on("change:page", render);
+  model.on("change:selected_id", draw);
+  render();
+  return { node: viewport, redraw: draw };
+}

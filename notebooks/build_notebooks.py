@@ -1,0 +1,165 @@
+"""Writes the notebooks in this folder from plain Python, so their source is reviewable.
+
+Run `python notebooks/build_notebooks.py` after editing; CI executes the results.
+"""
+
+from pathlib import Path
+
+import nbformat as nbf
+
+HERE = Path(__file__).parent
+
+SETUP = '''import os
+from pathlib import Path
+
+# Reference data (Alpaca and ShareGPT samples): $EVOLVIZ_REFERENCE_DIR, or the shared copy
+# beside the project. With none, the panel still works and says that no map is loaded.
+REFERENCES = os.environ.get("EVOLVIZ_REFERENCE_DIR") or str(
+    Path.cwd().resolve().parents[1] / "shared" / "refdata")
+SEEDS = Path.cwd().resolve().parent / "seeds"
+'''
+
+
+def nb(cells):
+    book = nbf.v4.new_notebook()
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                   "language": "python"}
+    book.cells = [nbf.v4.new_markdown_cell(c[1]) if c[0] == "md" else nbf.v4.new_code_cell(c[1])
+                  for c in cells]
+    return book
+
+
+explore = nb([
+    ("md", "# evolviz explorer\n\nEvol-Instruct, one generation at a time. With no endpoint "
+           "configured this runs on the embedded local model (SmolLM2-135M-Instruct): no key, "
+           "no network. Press **Step** to evolve a generation; click a candidate to see the "
+           "exact prompt sent, the raw response, the answer and each rule's verdict."),
+    ("code", SETUP),
+    ("code", "from evolviz import Explorer\n\n"
+             "# store=None keeps the run in a temporary file; pass store='runs/my.db' to keep "
+             "it and resume later.\n"
+             "ex = Explorer(SEEDS / 'tiny.txt', references=REFERENCES, reference_sample=500)\n"
+             "ex"),
+    ("md", "The map loads in the background (the first time it embeds the references, later "
+           "it comes from a cache). The next cell waits for it and evolves one generation, so "
+           "that running the notebook top to bottom shows a populated panel."),
+    ("code", "await ex.wait_for_map()\n"
+             "candidates = await ex.step()\n"
+             "print(ex.store.count_generation(1))"),
+])
+
+teaching = nb([
+    ("md", "# Evol-Instruct, explained on live examples\n\nThe WizardLM paper grows an "
+           "instruction set by asking an LLM to rewrite each instruction into a harder one "
+           "(**in-depth** evolving, five ways) or into a new one in the same domain "
+           "(**in-breadth** evolving, one way), answering it, and eliminating the failures. "
+           "This notebook shows each piece on a small local model."),
+    ("code", SETUP),
+    ("md", "## The six operators\n\nEach is a template file. Here is what each asks the model "
+           "to do, and the exact prompt it sends for one instruction."),
+    ("code", "from evolviz import TemplateSet\n\n"
+             "templates = TemplateSet.load()\n"
+             "for name, t in templates.operators.items():\n"
+             "    print(f'{name:20} {t.kind:8} {t.description}')"),
+    ("code", "prompt = templates.operators['add_constraints'].render(\n"
+             "    instruction='Explain why the sky is blue.')\n"
+             "print(prompt[-1]['content'])"),
+    ("md", "## The elimination rules\n\nA candidate fails if (1) it adds no information over "
+           "its parent (an LLM judge says 'equal'), (2) its answer says 'sorry' and is short, "
+           "(3) its answer is only punctuation and stop words, or (4) it copies the evolving "
+           "prompt's own markers. Rules 2-4 are plain functions:"),
+    ("code", "from evolviz.rules import copied_prompt_wording, sorry_short_answer, "
+             "stopwords_only_answer\n\n"
+             "print(sorry_short_answer(\"Sorry, I can't help with that.\"))\n"
+             "print(stopwords_only_answer('It is what it is.'))\n"
+             "print(copied_prompt_wording('#Harder Task# Explain why the sky is blue.',\n"
+             "                            markers=templates.operators['deepening'].markers))"),
+    ("md", "## One generation, live\n\nThe panel below evolves the seeds once. A small model "
+           "fails often, which is exactly what the rules are for: look for red cards."),
+    ("code", "from evolviz import Explorer\n\n"
+             "ex = Explorer(SEEDS / 'tiny.txt', references=REFERENCES, reference_sample=300)\n"
+             "ex"),
+    ("code", "await ex.step()\n"
+             "for c in ex.store.candidates(generation=1):\n"
+             "    verdict = c.rejection.reason if c.rejection else (c.error_class or 'kept')\n"
+             "    print(f'{c.operator:20} {c.status:9} {verdict}')"),
+    ("md", "Accepted candidates replace their parents in the pool; a rejected or failed one "
+           "leaves its parent in the pool, to be evolved again next generation:"),
+    ("code", "pool = ex.store.pool(2)\n"
+             "for member in pool:\n"
+             "    print(('evolved ' if member.generation else 'parent  ') + member.text[:80])"),
+])
+
+debugging = nb([
+    ("md", "# Debugging a prompt template by hand\n\nBefore paying for a large run: edit a "
+           "template, preview it filled in, re-run one candidate with it and compare, then "
+           "save it. The panel's **Templates** tab does the same interactively."),
+    ("code", SETUP),
+    ("code", "from evolviz import Explorer\n\n"
+             "ex = Explorer(SEEDS / 'tiny.txt', references=None, maps=False)\n"
+             "await ex.step()\n"
+             "first = next(ex.store.candidates(generation=1))\n"
+             "print(first.operator, first.status, first.rejected_by)\n"
+             "print(first.calls['rewrite'].content)"),
+    ("md", "Edit the operator's template: here we make the instruction to the model "
+           "stricter. A typo in a placeholder is caught at once:"),
+    ("code", "from evolviz.errors import TemplateError\n"
+             "from evolviz.templates import parse_template\n\n"
+             "t = ex.templates.operators[first.operator]\n"
+             "fields = dict(name=t.name, role=t.role, kind=t.kind, placeholders=list(t.placeholders),\n"
+             "              markers=list(t.markers), system=t.system,\n"
+             "              user=t.user.replace('{{instruction}}', '{{instrution}}'))\n"
+             "try:\n"
+             "    parse_template(fields, path='edited')\n"
+             "except TemplateError as e:\n"
+             "    print('caught:', e)"),
+    ("code", "fields['user'] = t.user + '\\nReply with the new task only, in one paragraph.'\n"
+             "edited = parse_template(fields, path='edited')\n"
+             "print(edited.render(instruction=first.parent_instruction)[-1]['content'][-300:])"),
+    ("code", "from evolviz import evolve_candidate\n"
+             "from evolviz.records import PoolMember\n\n"
+             "parent = PoolMember(first.parent_id, first.seed_id, 0, first.parent_instruction)\n"
+             "again = await evolve_candidate(parent, first.operator, generation=1, slot=first.slot,\n"
+             "                               client=ex.client, templates=ex.templates.replace(edited),\n"
+             "                               config=ex.config)\n"
+             "for label, c in (('before', first), ('after', again)):\n"
+             "    print(f'--- {label}: {c.status} {c.rejected_by or \"\"}')\n"
+             "    print(c.instruction)"),
+    ("md", "Rules 2-4 can be re-applied to the whole run with other thresholds, with no LLM "
+           "call:"),
+    ("code", "from dataclasses import replace\n"
+             "from evolviz import RuleConfig\n"
+             "from evolviz.browse import what_if\n\n"
+             "stricter = replace(ex.config, rules=RuleConfig(sorry_max_words=400, copied_ngram=4))\n"
+             "print(what_if(ex.store, stricter, ex.templates).to_dict()['per_generation'])"),
+    ("code", "import tempfile\n"
+             "out = Path(tempfile.mkdtemp()) / f'{edited.name}.toml'\n"
+             "out.write_text(edited.to_toml())\n"
+             "print('saved', out, '- use it with: evolviz run ... --templates', out.parent)"),
+])
+
+paper = nb([
+    ("md", "# The paper's picture, as numbers too\n\nAlpaca vs ShareGPT vs each evolved "
+           "generation: t-SNE coloured by source and by k-means cluster, plus diversity "
+           "metrics per source (coverage, entropy, mean pairwise distance, novelty, Vendi)."),
+    ("code", SETUP),
+    ("code", "from evolviz import Explorer\n\n"
+             "ex = Explorer(SEEDS / 'tiny.txt', references=REFERENCES, maps=False)\n"
+             "await ex.run(2)\n"
+             "print([s.to_dict() for s in ex.store.generation_stats()])"),
+    ("code", "from evolviz.embeddings import Encoder\n"
+             "from evolviz.maps import ReferenceMap, metrics_by_generation, paper_figure, run_map\n"
+             "from evolviz.references import find_references\n\n"
+             "refs = find_references(REFERENCES, sample=500)\n"
+             "refmap = ReferenceMap.fit(refs, Encoder(), seeds=[s.text for s in ex.seeds], k=20)\n"
+             "df = run_map(ex.store, refmap)\n"
+             "metrics_by_generation(df, refmap)"),
+    ("code", "fig = paper_figure(df, title='Alpaca vs ShareGPT vs evolved (local model)')\n"
+             "fig.write_html(Path(ex.store_path).with_suffix('.html'))\n"
+             "fig"),
+])
+
+for name, book in [("explore", explore), ("teaching", teaching),
+                   ("template_debugging", debugging), ("paper_figure", paper)]:
+    nbf.write(book, HERE / f"{name}.ipynb")
+    print("wrote", name)
