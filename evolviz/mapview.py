@@ -146,6 +146,12 @@ class MapView:
 
     def add(self, placed: Placed) -> None:
         layer = self.layers.setdefault(placed.generation, _Layer())
+        seen = set(layer.ids)
+        keep = [i for i, cid in enumerate(placed.ids) if cid not in seen]
+        if len(keep) < len(placed.ids):  # drawn already (a map load raced a running step)
+            placed = Placed(placed.generation, [placed.ids[i] for i in keep],
+                            [placed.texts[i] for i in keep], placed.coords[keep],
+                            placed.clusters[keep], placed.embeddings[keep])
         layer.ids += placed.ids
         layer.texts += placed.texts
         layer.coords.append(placed.coords)

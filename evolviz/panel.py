@@ -113,6 +113,8 @@ class Explorer:
         self._last_status = 0.0
         self._last_map = 0.0
         self._running_since: float | None = None
+        self._pushing = False
+        self._map_ready = False
         self.references = references
         self.reference_sample = reference_sample
         self.k = k
@@ -156,6 +158,13 @@ class Explorer:
     def _push_settings(self) -> None:
         cfg = self.config
         ops = list(self.templates.operators)
+        self._pushing = True
+        try:
+            self._set_settings(cfg, ops)
+        finally:
+            self._pushing = False
+
+    def _set_settings(self, cfg: RunConfig, ops: list[str]) -> None:
         self.widget.settings = {
             "seed": cfg.seed,
             "temperature": cfg.sampling["evolver"].temperature,
@@ -227,6 +236,8 @@ class Explorer:
         self.widget.selected_id = candidate_id
 
     def _on_settings(self, change: Any) -> None:
+        if self._pushing:
+            return
         s = change["new"]
         try:
             rules = RuleConfig(
@@ -469,13 +480,14 @@ class Explorer:
             self._pending_map = list(self.store.candidates(status="accepted"))
             await self._flush_map()
             self.map_note.value = " ".join([self.maps.note, *notes])[:600]
+            self._map_ready = True
         except Exception as e:
             self.map_note.value = f"map unavailable: {type(e).__name__}: {e}"[:600]
             raise
 
     async def _flush_map(self) -> None:
         if self.maps is None or self.maps.refmap is None:
-            return
+            return  # _load_map picks up everything stored so far once the map is ready
         pending, self._pending_map = self._pending_map, []
         loop = asyncio.get_event_loop()
         by_gen: dict[int, list[Candidate]] = {}
@@ -495,7 +507,7 @@ class Explorer:
     async def wait_for_map(self, timeout: float = 600) -> None:
         """For notebooks run top to bottom: block until the map has been drawn."""
         deadline = time.monotonic() + timeout
-        while self.maps is not None and self.maps.refmap is None:
+        while self.maps is not None and not self._map_ready:
             if self.map_note.value.startswith("map unavailable") or time.monotonic() > deadline:
                 raise EvolvizError(self.map_note.value or "the map did not load in time")
             await asyncio.sleep(0.2)

@@ -9,11 +9,12 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import ROOT, run_cli
 
 from evolviz.store import RunStore
 from evolviz.testing import FakeOpenAIServer, Faults
 from evolviz.testing.evol_responder import EvolResponder
+
+from conftest import ROOT, run_cli
 
 
 def run_args(seeds, store, server, *extra):

@@ -1,0 +1,13 @@
+# The two commands a newcomer needs (see README.md).
+.PHONY: explore test setup
+
+# The explorer in JupyterLab, on the embedded local model: no API key, no network.
+explore: setup
+	.venv/bin/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/explore.ipynb
+
+# Everything CI runs.
+test:
+	bash .ci/test.sh
+
+setup:
+	bash .ci/setup.sh

@@ -1,0 +1,161 @@
+"""The panel's Python side: widget state and messages, against a real scripted endpoint.
+
+The browser half (the same panel drawn and clicked in chromium) is tests/browser/.
+"""
+
+import json
+
+import pytest
+
+from evolviz.panel import Explorer
+from evolviz.testing import FakeOpenAIServer
+from evolviz.testing.evol_responder import EvolResponder
+
+from conftest import REFDATA, ROOT
+
+TINY = ROOT / "seeds" / "tiny.txt"
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer(EvolResponder(p_copy_marker=0.3)) as s:
+        yield s
+
+
+def explorer(server, tmp_path, **kw):
+    kw.setdefault("maps", False)
+    return Explorer(TINY, base_url=server.base_url, model="fake-model",
+                    store=tmp_path / "run.db", **kw)
+
+
+async def press(ex, action, **content):
+    ex._on_msg(None, {"action": action, **content}, None)
+    if ex._task is not None:
+        await ex._task
+
+
+async def test_step_fills_status_page_and_cards(server, tmp_path):
+    ex = explorer(server, tmp_path)
+    assert ex.widget.status["generation"] == 1 and ex.widget.page["total"] == 0
+    await press(ex, "step")
+    s = ex.widget.status
+    assert not s["running"] and s["generation"] == 2 and s["finished_generations"] == 1
+    g1 = ex.store.count_generation(1)
+    assert g1.accepted + sum(g1.rejected.values()) + g1.failed == 8
+    assert ex.widget.page["total"] == 8 and len(ex.widget.page["rows"]) == 8
+    rejected = [r for r in ex.widget.page["rows"] if r["status"] == "rejected"]
+    assert rejected and all(r["rejected_by"] for r in rejected)
+    ex.select(rejected[0]["id"])
+    card = ex.widget.detail
+    assert card["id"] == rejected[0]["id"] and card["calls"]["rewrite"]["messages"]
+    assert any(not v["passed"] for v in card["verdicts"])
+
+
+async def test_filters_and_search_page_from_the_store(server, tmp_path):
+    ex = explorer(server, tmp_path)
+    await press(ex, "run", n=2)
+    ex.widget.query = {"status": "rejected", "offset": 0, "limit": 3}
+    page = ex.widget.page
+    assert page["total"] == ex.store.conn.execute(
+        "SELECT count(*) FROM candidates WHERE status='rejected'").fetchone()[0]
+    assert len(page["rows"]) == min(3, page["total"])
+    ex.widget.query = {"text": "haiku", "offset": 0, "limit": 50}
+    assert all("haiku" in (r["instruction"] or "").lower() or "haiku" in r["id"]
+               for r in ex.widget.page["rows"])
+    assert set(ex.widget.options["generation"]) == {1, 2}
+
+
+async def test_lineage_shows_seed_and_every_attempt(server, tmp_path):
+    ex = explorer(server, tmp_path)
+    await press(ex, "run", n=2)
+    await press(ex, "lineage", seed_id="seed-000002")
+    steps = ex.widget.lineage
+    assert steps[0]["status"] == "seed" and [s["generation"] for s in steps] == [0, 1, 2]
+
+
+async def test_template_check_preview_rerun_and_save(server, tmp_path):
+    ex = explorer(server, tmp_path)
+    await press(ex, "step")
+    t = dict(ex.widget.templates["deepening"])
+    bad = {**t, "user": t["user"].replace("{{instruction}}", "{{instrution}}")}
+    await press(ex, "template_check", template=bad, instruction="Say hi.")
+    assert "instrution" in ex.widget.template_result["errors"][0]
+    edited = {**t, "user": t["user"] + "\nBe brief."}
+    await press(ex, "template_check", template=edited, instruction="Say hi.")
+    preview = ex.widget.template_result["preview"]
+    assert preview[-1]["content"].endswith("Be brief.") and "Say hi." in preview[-1]["content"]
+    first = ex.widget.page["rows"][0]["id"]
+    ex.select(first)
+    ex._on_msg(None, {"action": "template_rerun", "template": edited,
+                      "candidate_id": first}, None)
+    import asyncio
+
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if "rerun" in ex.widget.template_result:
+            break
+    rerun = ex.widget.template_result["rerun"]
+    assert set(rerun) >= {"old", "new"} and rerun["messages"][-1]["content"].endswith("Be brief.")
+    assert ex.store.candidate_count() == 8  # a re-run is a what-if, never stored
+    out = tmp_path / "mine" / "deepening.toml"
+    await press(ex, "template_save", template=edited, path=str(out))
+    assert out.exists() and "Be brief." in out.read_text()
+
+
+async def test_settings_apply_and_bad_ones_are_refused(server, tmp_path):
+    ex = explorer(server, tmp_path)
+    s = dict(ex.widget.settings)
+    s["rules"] = {**s["rules"], "copied_prompt_wording": False}
+    ex.widget.settings = s
+    assert not ex.config.rules.is_on("copied_prompt_wording")
+    await press(ex, "step")
+    assert "copied_prompt_wording" not in ex.store.count_generation(1).rejected
+    ex.widget.settings = {**ex.widget.settings, "seed": 99}
+    assert ex.widget.status["message"].split(" · ")[-1].startswith("error")
+    assert ex.widget.settings["seed"] == 0 and ex.config.seed == 0
+
+
+async def test_reapply_is_a_what_if(server, tmp_path):
+    ex = explorer(server, tmp_path)
+    await press(ex, "step")
+    before = [(c.id, c.status) for c in ex.store.candidates()]
+    ex.widget.settings = {**ex.widget.settings, "copied_ngram": 3}
+    await press(ex, "reapply")
+    result = ex.widget.reapply_result
+    assert result["per_generation"][0]["generation"] == 1
+    assert [(c.id, c.status) for c in ex.store.candidates()] == before
+
+
+async def test_no_api_key_in_widget_state(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVZ_TEST_KEY", "sk-PLANTED-widget-0001")
+    ex = explorer(server, tmp_path, api_key_env="EVZ_TEST_KEY")
+    await press(ex, "step")
+    state = json.dumps(ex.widget.get_state(), default=str)
+    assert "sk-PLANTED" not in state
+    assert ex.client is not None and "sk-PLANTED" not in repr(ex.client)
+
+
+async def test_a_failing_endpoint_never_raises_into_the_panel(tmp_path):
+    with FakeOpenAIServer(EvolResponder()) as s:
+        s.force_next("500", n=10_000)
+        ex = Explorer(TINY, base_url=s.base_url, model="fake-model", store=tmp_path / "r.db",
+                      maps=False)
+        (await ex._client()).max_retries = 0
+        await press(ex, "step")
+    assert ex.store.count_generation(1).failed == 8
+    assert ex.widget.status["generation"] == 2  # the generation completed all the same
+    assert "8 failed" in ex.widget.status["message"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REFDATA.exists(), reason="shared reference data not found")
+async def test_map_holds_reference_seed_and_new_points(server, tmp_path):
+    ex = explorer(server, tmp_path, maps=True, references=REFDATA, reference_sample=100)
+    await ex.wait_for_map()
+    await press(ex, "step")
+    counts = ex.maps.point_counts()
+    accepted = ex.store.count_generation(1).accepted
+    assert counts["reference"] == 200 and counts["seeds"] == 8 and counts["gen"] == accepted
+    assert ex.maps.charts.data  # the per-generation charts were drawn
+    hover = " ".join(" ".join(t.hovertext or []) for t in ex.maps.source_fig.data)
+    assert "<script" not in hover
