@@ -7,8 +7,9 @@ import asyncio
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError, EvolvizError, InputError
 
@@ -185,7 +186,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     cache = ResponseCache(args.store)
     client = LLMClient(base_url, api_key=api_key, models=models,
                        concurrency=args.concurrency, timeout=args.timeout,
-                       max_retries=args.retries, cache=cache)
+                       max_retries=args.retries, cache=cache,
+                       recover=local_recovery(local) if local is not None else None)
     try:
         evo = Evolution(store, client, templates, config, seeds=seeds)
         progress = CliProgress(store, args.generations, disable=args.no_progress)
@@ -207,6 +209,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         cache.close()
         store.close()
     return 0
+
+
+def local_recovery(local: Any) -> Callable[[], Awaitable[str]]:
+    """Restart the local model's server if it died; the client retries against it."""
+
+    async def recover() -> str:
+        print("evolviz: the local model stopped answering; restarting it", file=sys.stderr)
+        loop = asyncio.get_running_loop()
+        model = await loop.run_in_executor(None, local.ensure_running)
+        return model.base_url
+
+    return recover
 
 
 def render_table(store) -> str:

@@ -18,7 +18,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,6 +227,7 @@ class LLMClient:
         cache: ResponseCache | None = None,
         rng: random.Random | None = None,
         send_seed: bool = True,
+        recover: Callable[[], Awaitable[str | None]] | None = None,
     ):
         if isinstance(models, str):
             models = dict.fromkeys(ROLES, models)
@@ -245,6 +246,12 @@ class LLMClient:
         self.retry_after_max = retry_after_max
         self.cache = cache
         self.send_seed = send_seed
+        # Called when the endpoint stops answering (connection refused or dropped), before
+        # the retry: the local model uses it to restart its server. It may return a new
+        # base URL. One recovery at a time; calls that failed before it just retry.
+        self.recover = recover
+        self.recoveries = 0
+        self._recover_lock: asyncio.Lock | None = None
         self.tokens = TokenCounter()
         self._rng = rng or random.Random(0)
         self._api_key = api_key or "none"
@@ -257,7 +264,11 @@ class LLMClient:
 
     def _ensure(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
+        if self._loop is not loop:  # a semaphore belongs to one event loop
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+            self._client = None
+            self._loop = loop
+        if self._client is None:
             # openai's own client class (it builds on its pinned HTTP library, whichever
             # that is), with a pool as deep as our concurrency so no call waits for a socket.
             self._client = openai.AsyncOpenAI(
@@ -268,8 +279,6 @@ class LLMClient:
                 http_client=openai.DefaultAsyncHttpxClient(
                     limits=_http_limits(self.concurrency + 4), timeout=self.timeout),
             )
-            self._semaphore = asyncio.Semaphore(self.concurrency)
-            self._loop = loop
         assert self._semaphore is not None
         return self._client, self._semaphore
 
@@ -308,11 +317,12 @@ class LLMClient:
                 self.tokens.cached_calls += 1
                 return result
 
-        client, semaphore = self._ensure()
         started = time.perf_counter()
         last: _Retryable | None = None
         for attempt in range(self.max_retries + 1):
             result.attempts = attempt + 1
+            client, semaphore = self._ensure()
+            seen_recoveries = self.recoveries
             try:
                 async with semaphore:
                     response = await client.chat.completions.create(
@@ -335,6 +345,8 @@ class LLMClient:
                 last = _Retryable("Timeout", str(e) or "the call timed out")
             except openai.APIConnectionError as e:
                 last = _Retryable("ConnectionError", str(e) or "the connection failed")
+                if self.recover is not None and attempt < self.max_retries:
+                    await self._recover(seen_recoveries)
             except openai.InternalServerError as e:
                 last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}",
                                   _retry_after_seconds(e.response))
@@ -368,6 +380,19 @@ class LLMClient:
                 "completion_tokens": result.completion_tokens,
             })
         return result
+
+    async def _recover(self, seen: int) -> None:
+        if self._recover_lock is None:
+            self._recover_lock = asyncio.Lock()
+        async with self._recover_lock:
+            if self.recoveries != seen:
+                return  # another call already recovered the endpoint
+            assert self.recover is not None
+            new_url = await self.recover()
+            self.recoveries += 1
+            if new_url and new_url != self.base_url:
+                self.base_url = new_url
+                self._client = None  # rebuilt on the next attempt
 
     def _read(self, response: Any, result: CallResult) -> None:
         """Pull content out of a response, treating a hollow one as retryable."""

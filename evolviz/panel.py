@@ -388,6 +388,7 @@ class Explorer:
     async def _client(self) -> LLMClient:
         if self.client is not None:
             return self.client
+        self.local = None
         if self.base_url:
             api_key = os.environ.get(self.api_key_env)
             url, model = self.base_url, self.model or "gpt-4o-mini"
@@ -401,8 +402,11 @@ class Explorer:
             if dict(self.config.sampling) == dict(DEFAULT_SAMPLING):
                 self.config = replace(self.config, sampling=dict(LOCAL_SAMPLING))
                 self.evolution.config = self.config
+        from .cli import local_recovery
+
         self.client = LLMClient(url, api_key=api_key, models=model, concurrency=self.concurrency,
-                                cache=self.cache, timeout=120)
+                                cache=self.cache, timeout=120,
+                                recover=local_recovery(self.local) if self.local else None)
         self.evolution.client = self.client
         return self.client
 

@@ -109,3 +109,31 @@ async def test_concurrency_limit_is_respected():
 def test_the_key_is_not_in_repr():
     c = LLMClient("http://127.0.0.1:9/v1", api_key="sk-SECRET-123", models="m")
     assert "SECRET" not in repr(c)
+
+
+async def test_a_dead_endpoint_is_recovered_once_and_calls_carry_on():
+    """What the local model's restart relies on: connection errors trigger one recovery
+    (which may move the endpoint), and the calls in flight retry against the new one."""
+    import asyncio
+
+    first = FakeOpenAIServer().start()
+    second = FakeOpenAIServer()
+    recovered = []
+
+    async def recover():
+        recovered.append(1)
+        second.start()
+        return second.base_url
+
+    c = LLMClient(first.base_url, models="fake-model", max_retries=3, backoff_base=0.01,
+                  timeout=2.0, recover=recover, concurrency=4)
+    await c.chat("evolver", MSGS, Sampling())
+    first.stop()  # the server dies mid-run
+    results = await asyncio.gather(*[
+        c.chat("evolver", [{"role": "user", "content": f"q{i}"}], Sampling())
+        for i in range(6)])
+    assert all(r.content for r in results)
+    assert recovered == [1] and c.base_url == second.base_url
+    assert second.stats.requests == 6
+    await c.aclose()
+    second.stop()
