@@ -71,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rate accepted instructions 1-10 with the judge")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    s = sub.add_parser("show", help="per-generation table of a run")
+    s = sub.add_parser("show", help="per-generation table of a run, or one candidate")
     s.add_argument("store")
+    s.add_argument("--candidate", metavar="ID", help="print one candidate's full record")
 
     e = sub.add_parser("export", help="write the dataset")
     e.add_argument("store")
@@ -116,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         }[args.command]
         return handler(args)
     except InputError as e:
-        print(f"evolviz: error: {e}", file=sys.stderr)
+        from .textsafe import inert
+
+        print(f"evolviz: error: {inert(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nevolviz: interrupted; everything finished is saved. Run the same command "
@@ -140,6 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .seeds import load_seeds
     from .store import RunStore
     from .templates import TemplateSet
+    from .textsafe import inert
 
     if args.generations < 1:
         raise ConfigError("--generations must be >= 1")
@@ -148,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     loaded = load_seeds(args.seeds, field=args.field, format=args.seed_format,
                         strict=args.strict)
     for problem in loaded.problems[:10]:
-        print(f"evolviz: skipped {problem.path}:{problem.line}: {problem.reason}",
+        print(f"evolviz: skipped {problem.path}:{problem.line}: {inert(problem.reason)}",
               file=sys.stderr)
     if len(loaded.problems) > 10:
         print(f"evolviz: ... and {len(loaded.problems) - 10} more bad rows skipped",
@@ -253,8 +257,35 @@ def cmd_show(args: argparse.Namespace) -> int:
     from .store import RunStore
 
     with RunStore(args.store, create=False) as store:
-        print(render_table(store))
+        if args.candidate:
+            cand = store.candidate(args.candidate)
+            if cand is None:
+                raise InputError(f"{args.store}: no candidate {args.candidate!r}")
+            print(render_candidate(cand))
+        else:
+            print(render_table(store))
     return 0
+
+
+def render_candidate(c: Any) -> str:
+    """A candidate for the terminal; every stored string passes through `inert`."""
+    from .textsafe import inert
+
+    lines = [f"{c.id}  generation {c.generation}  operator {c.operator}  status {c.status}"
+             + (f"  rejected by {c.rejected_by}" if c.rejected_by else "")
+             + (f"  error {c.error_class}" if c.error_class else ""),
+             f"parent {c.parent_id}: {inert(c.parent_instruction)}",
+             f"instruction: {inert(c.instruction)}",
+             f"answer: {inert(c.answer)}", "verdicts:"]
+    lines += [f"  {'pass' if v.passed else 'FAIL'} {v.rule}: {inert(v.reason)}"
+              for v in c.verdicts]
+    for name, call in c.calls.items():
+        lines.append(f"--- {name} ({call.model}, {call.prompt_tokens}+{call.completion_tokens}"
+                     f" tokens, finish {call.finish_reason}) ---")
+        for m in call.messages:
+            lines.append(f"[{m['role']}] {inert(m['content'])}")
+        lines.append(f"[response] {inert(call.content)}")
+    return "\n".join(lines)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

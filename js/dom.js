@@ -1,5 +1,5 @@
 // Small DOM helpers. Every piece of text goes in through textContent: LLM output is
-// untrusted, and nothing in this panel ever assigns innerHTML from data.
+// untrusted, and nothing in this panel ever hands data to an HTML parser.
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
