@@ -165,6 +165,8 @@ class ServerStats:
             self.invalid = 0
             self.connections = 0
             self.faults: Counter[str] = Counter()
+            # Authorization headers seen, so a test can prove a key was sent (and only there)
+            self.authorizations: Counter[str] = Counter()
             self.models: Counter[str] = Counter()
             self.outcomes: list[str] = []
             self.bodies: deque[dict[str, Any]] = deque(maxlen=self._maxlen)
@@ -201,6 +203,10 @@ class ServerStats:
             self.in_flight += 1
             if self.in_flight > self.max_in_flight:
                 self.max_in_flight = self.in_flight
+
+    def _authorized(self, value: str) -> None:
+        with self._lock:
+            self.authorizations[value] += 1
 
     def _end(self) -> None:
         with self._lock:
@@ -508,6 +514,7 @@ class FakeOpenAIServer:
                 body = await reader.readexactly(length) if length else b""
                 conn = headers.get("connection", "").lower()
                 keep_alive = conn != "close" if version == "HTTP/1.1" else conn == "keep-alive"
+                self.stats._authorized(headers.get("authorization", ""))
                 response = await self._route(method, target.split("?", 1)[0], body)
                 if response is _DROP:
                     writer.transport.abort()
