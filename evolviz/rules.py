@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConfigError
@@ -91,7 +91,8 @@ class Verdict:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"rule": self.rule, "passed": self.passed, "reason": self.reason,
+                "detail": self.detail}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Verdict:
