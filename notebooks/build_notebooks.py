@@ -79,15 +79,16 @@ teaching = nb([
     ("code", "from evolviz import Explorer\n\n"
              "ex = Explorer(SEEDS / 'tiny.txt', references=REFERENCES, reference_sample=300)\n"
              "ex"),
-    ("code", "await ex.step()\n"
+    ("code", "from evolviz.textsafe import inert  # model text may hold terminal escapes\n\n"
+             "await ex.step()\n"
              "for c in ex.store.candidates(generation=1):\n"
              "    verdict = c.rejection.reason if c.rejection else (c.error_class or 'kept')\n"
-             "    print(f'{c.operator:20} {c.status:9} {verdict}')"),
+             "    print(f'{c.operator:20} {c.status:9} {inert(verdict)}')"),
     ("md", "Accepted candidates replace their parents in the pool; a rejected or failed one "
            "leaves its parent in the pool, to be evolved again next generation:"),
     ("code", "pool = ex.store.pool(2)\n"
              "for member in pool:\n"
-             "    print(('evolved ' if member.generation else 'parent  ') + member.text[:80])"),
+             "    print(('evolved ' if member.generation else 'parent  ') + inert(member.text[:80]))"),
 ])
 
 debugging = nb([
@@ -96,11 +97,12 @@ debugging = nb([
            "save it. The panel's **Templates** tab does the same interactively."),
     ("code", SETUP),
     ("code", "from evolviz import Explorer\n\n"
+             "from evolviz.textsafe import inert  # model text may hold terminal escapes\n\n"
              "ex = Explorer(SEEDS / 'tiny.txt', references=None, maps=False)\n"
              "await ex.step()\n"
              "first = next(ex.store.candidates(generation=1))\n"
              "print(first.operator, first.status, first.rejected_by)\n"
-             "print(first.calls['rewrite'].content)"),
+             "print(inert(first.calls['rewrite'].content))"),
     ("md", "Edit the operator's template: here we make the instruction to the model "
            "stricter. A typo in a placeholder is caught at once:"),
     ("code", "from evolviz.errors import TemplateError\n"
@@ -124,7 +126,7 @@ debugging = nb([
              "                               config=ex.config)\n"
              "for label, c in (('before', first), ('after', again)):\n"
              "    print(f'--- {label}: {c.status} {c.rejected_by or \"\"}')\n"
-             "    print(c.instruction)"),
+             "    print(inert(c.instruction))"),
     ("md", "Rules 2-4 can be re-applied to the whole run with other thresholds, with no LLM "
            "call:"),
     ("code", "from dataclasses import replace\n"

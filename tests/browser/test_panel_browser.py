@@ -1,0 +1,122 @@
+"""The explorer panel in a real JupyterLab in a real chromium.
+
+Two notebooks: notebooks/explore.ipynb on the embedded local model (the main job, as a
+newcomer runs it), and tests/browser/hostile.ipynb against a scripted endpoint whose
+responses carry HTML/script payloads and refusals, so that rejection and inertness are
+checked deterministically.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from .harness import REPO_ROOT, assert_text_not_injected, open_and_run_notebook, screenshot
+
+HOSTILE_NB = Path(__file__).with_name("hostile.ipynb")
+EXPLORE_NB = REPO_ROOT / "notebooks" / "explore.ipynb"
+PAYLOAD = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+# Point counts per trace of every plotly figure on the page, read from plotly's own graph
+# divs (what is drawn), not from Python.
+TRACES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(
+    gd => (gd.data || []).map(t => [String(t.name), t.x ? t.x.length : 0]))"""
+
+
+def rows(page):
+    return page.locator(".evz-root .evz-row")
+
+
+def map_points(page) -> dict[str, int]:
+    """Points per source on the t-SNE-by-source figure (the first plotly figure)."""
+    figures = page.evaluate(TRACES)
+    assert figures, "no plotly figure on the page"
+    out: dict[str, int] = {}
+    for name, n in figures[0]:
+        key = re.sub(r" \(\d+\)$", "", name)
+        out[key] = out.get(key, 0) + n
+    return out
+
+
+def click_step_and_wait(page, generation_after: int, timeout_s: float) -> None:
+    page.locator(".evz-step").click()
+    expect(page.locator(".evz-pill")).to_have_text(
+        f"next: generation {generation_after}", timeout=timeout_s * 1000)
+
+
+def test_hostile_endpoint_rejections_shown_and_payloads_inert(page, jupyter_server):
+    run = open_and_run_notebook(page, jupyter_server, HOSTILE_NB, timeout=300)
+    run.assert_clean()
+    root = page.locator(".evz-root")
+    expect(root).to_be_visible()
+    expect(page.locator(".evz-pill")).to_have_text("next: generation 1")
+
+    click_step_and_wait(page, 2, 120)
+    expect(rows(page)).to_have_count(8, timeout=15_000)
+
+    # A rejected candidate says which rule rejected it, in the list and on its card.
+    rejected = page.locator(".evz-row[data-status='rejected']")
+    assert rejected.count() >= 1
+    assert "sorry_short_answer" in rejected.first.inner_text()
+    rejected.first.click()
+    banner = page.locator(".evz-banner-rejected")
+    expect(banner).to_contain_text("Rejected by sorry_short_answer")
+    expect(page.locator(".evz-verdicts .evz-fail")).to_contain_text("sorry_short_answer")
+
+    # The payload in the response is shown as text and never runs.
+    answer = page.locator(".evz-card .evz-answer")
+    assert_text_not_injected(page, answer, PAYLOAD)
+    raw = page.locator(".evz-call[data-call='rewrite'] .evz-raw")
+    assert_text_not_injected(page, raw, PAYLOAD)
+    # The row text holds it too (list rows are untrusted text as well).
+    assert_text_not_injected(page, rows(page).first.locator(".evz-row-text"), "<img src=x")
+
+    # The map holds the reference points and the new generation.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].some("
+        "gd => (gd.data || []).some(t => String(t.name).startsWith('gen 1')))",
+        timeout=30_000)
+    points = map_points(page)
+    assert points.get("alpaca", 0) == 300 and points.get("sharegpt", 0) == 300, points
+    assert points.get("seeds") == 8 and points.get("gen 1", 0) >= 1, points
+
+    # Filters narrow the list; the accepted filter shows no rejected rows.
+    page.locator("select[data-filter='status']").select_option("accepted")
+    expect(page.locator(".evz-row[data-status='rejected']")).to_have_count(0)
+    screenshot(page, "panel-hostile")
+    assert page.evaluate("() => typeof window.__pwned") == "undefined"
+    assert not run.log.page_errors, run.log.page_errors
+
+
+def test_explore_notebook_steps_on_the_local_model(page, jupyter_server):
+    t0 = time.monotonic()
+    run = open_and_run_notebook(page, jupyter_server, EXPLORE_NB, timeout=900)
+    run.assert_clean()
+    # The notebook evolved generation 1; its candidates are listed.
+    expect(page.locator(".evz-pill")).to_have_text("next: generation 2", timeout=30_000)
+    expect(rows(page)).to_have_count(8, timeout=30_000)
+
+    click_step_and_wait(page, 3, 600)
+    expect(rows(page)).to_have_count(16, timeout=30_000)
+
+    # A card shows the real prompt and response of the local model.
+    rows(page).first.click()
+    card = page.locator(".evz-card")
+    expect(card.locator(".evz-call[data-call='rewrite']")).to_be_visible()
+    assert card.locator(".evz-verdicts li").count() >= 1
+    rejected = page.locator(".evz-row[data-status='rejected']")
+    if rejected.count():
+        rule = rejected.first.get_attribute("data-status")
+        rejected.first.click()
+        expect(page.locator(".evz-banner-rejected")).to_contain_text("Rejected by")
+        assert rule == "rejected"
+
+    points = map_points(page)
+    assert points.get("alpaca", 0) > 0 and points.get("sharegpt", 0) > 0, points
+    assert points.get("seeds") == 8, points
+    screenshot(page, "panel-explore")
+    print(f"\nexplore on the local model: {time.monotonic() - t0:.0f}s; map {points}")
+    assert not run.log.page_errors, run.log.page_errors
