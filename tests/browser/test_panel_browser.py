@@ -87,6 +87,9 @@ def test_hostile_endpoint_rejections_shown_and_payloads_inert(page, jupyter_serv
     page.locator("select[data-filter='status']").select_option("accepted")
     expect(page.locator(".evz-row[data-status='rejected']")).to_have_count(0)
     screenshot(page, "panel-hostile")
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    screenshot(page, "panel-hostile-map")
     assert page.evaluate("() => typeof window.__pwned") == "undefined"
     assert not run.log.page_errors, run.log.page_errors
 
@@ -118,5 +121,8 @@ def test_explore_notebook_steps_on_the_local_model(page, jupyter_server):
     assert points.get("alpaca", 0) > 0 and points.get("sharegpt", 0) > 0, points
     assert points.get("seeds") == 8, points
     screenshot(page, "panel-explore")
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    screenshot(page, "panel-explore-map")
     print(f"\nexplore on the local model: {time.monotonic() - t0:.0f}s; map {points}")
     assert not run.log.page_errors, run.log.page_errors
