@@ -626,8 +626,14 @@ def map_main(store_path: str, reference: str | None, out: str, sample: int = 100
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if _has_kaleido():
         png = out_path.with_suffix(".png")
-        fig.write_image(str(png), width=1500, height=1050)
-        say(f"wrote {png}")
+        # kaleido drives a Chrome-family browser; Debian's chromium serves where no Chrome is.
+        if not os.environ.get("BROWSER_PATH") and Path("/usr/bin/chromium").exists():
+            os.environ["BROWSER_PATH"] = "/usr/bin/chromium"
+        try:
+            fig.write_image(str(png), width=1500, height=1050)
+            say(f"wrote {png}")
+        except Exception as e:  # a missing browser must not cost the HTML figure
+            say(f"no PNG: kaleido could not render ({type(e).__name__}: {e})")
     else:
         say("no PNG: install kaleido to get one beside the HTML")
     return 0
