@@ -174,6 +174,7 @@ class Explorer:
             "rules": {r: cfg.rules.is_on(r) for r in RULE_IDS},
             "sorry_max_words": cfg.rules.sorry_max_words,
             "copied_ngram": cfg.rules.copied_ngram,
+            "judge_difficulty": cfg.judge_difficulty,
             "weights": {op: float(cfg.operator_weights.get(op, 1.0)) for op in ops},
         }
 
@@ -254,7 +255,8 @@ class Explorer:
             if all(w == 1.0 for w in weights.values()):
                 weights = {}
             config = replace(self.config, seed=int(s.get("seed", 0)), rules=rules,
-                             sampling=sampling, operator_weights=weights)
+                             sampling=sampling, operator_weights=weights,
+                             judge_difficulty=bool(s.get("judge_difficulty", False)))
             config.weights_for(list(self.templates.operators))
             if config.seed != self.config.seed and self.store.candidate_count():
                 raise EvolvizError("the seed cannot change once a run has candidates; "

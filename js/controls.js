@@ -51,6 +51,9 @@ export function createControls(model) {
       el("div", { class: "evz-label", text: "elimination rules" }), rules,
       el("div", { class: "evz-row-flex" }, field("rule 2: “sorry” under N words", num("sorry_max_words")), field("rule 4: copied run of N words", num("copied_ngram")),
         el("button", { class: "evz-btn evz-reapply", text: "Re-apply rules 2–4 to the whole run (no LLM calls)", onclick: () => model.send({ action: "reapply" }) })),
+      el("label", { class: "evz-check" },
+        el("input", { type: "checkbox", class: "evz-judge-difficulty", checked: st.judge_difficulty ? true : undefined, onchange: (e) => set({ judge_difficulty: e.target.checked }) }),
+        el("span", { text: "rate accepted instructions' difficulty 1–10 with the judge (one more call each)" })),
       el("div", { class: "evz-label", text: "operator weights (uniform = the paper)" }), weights,
     );
   }

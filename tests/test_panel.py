@@ -110,6 +110,10 @@ async def test_settings_apply_and_bad_ones_are_refused(server, tmp_path):
     assert not ex.config.rules.is_on("copied_prompt_wording")
     await press(ex, "step")
     assert "copied_prompt_wording" not in ex.store.count_generation(1).rejected
+    ex.widget.settings = {**ex.widget.settings, "judge_difficulty": True}
+    await press(ex, "step")
+    rated = [c for c in ex.store.candidates(generation=2) if c.status == "accepted"]
+    assert rated and all(1 <= c.difficulty <= 10 for c in rated)
     ex.widget.settings = {**ex.widget.settings, "seed": 99}
     assert ex.widget.status["message"].split(" · ")[-1].startswith("error")
     assert ex.widget.settings["seed"] == 0 and ex.config.seed == 0

@@ -126,3 +126,27 @@ def test_explore_notebook_steps_on_the_local_model(page, jupyter_server):
     screenshot(page, "panel-explore-map")
     print(f"\nexplore on the local model: {time.monotonic() - t0:.0f}s; map {points}")
     assert not run.log.page_errors, run.log.page_errors
+
+
+def test_panel_works_in_notebook_7(page, jupyter_server):
+    """The same panel in the Notebook 7 interface (served by the same Jupyter server)."""
+    from urllib.parse import quote
+
+    url = (f"{jupyter_server.url}notebooks/{quote(jupyter_server.relpath(HOSTILE_NB))}"
+           f"?token={jupyter_server.token}")
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length >= 3",
+                           timeout=60_000)
+    page.wait_for_timeout(3000)  # let the kernel connect before running anything
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    expect(page.locator(".evz-root")).to_be_visible(timeout=120_000)
+    expect(page.locator(".evz-pill")).to_have_text("next: generation 1", timeout=60_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                           ".some(o => o.textContent.includes('map ready'))", timeout=180_000)
+    click_step_and_wait(page, 2, 120)
+    expect(rows(page)).to_have_count(8, timeout=15_000)
+    page.locator(".evz-row[data-status='rejected']").first.click()
+    expect(page.locator(".evz-banner-rejected")).to_contain_text("Rejected by")
+    assert_text_not_injected(page, page.locator(".evz-card .evz-answer"), PAYLOAD)
+    screenshot(page, "panel-notebook7")
