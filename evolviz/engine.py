@@ -137,34 +137,33 @@ async def evolve_candidate(
 
 
 async def _evolve(ctx: _Ctx, cand: Candidate, operator: Template) -> None:
+    """Rewrite, check, judge, answer, check: cheapest checks first, so a candidate that is
+    already lost costs no further calls (with `stop_at_first_rejection`, the default)."""
     config = ctx.config
-    short = config.stop_at_first_rejection
 
-    def settle() -> bool:
-        """Mark the candidate rejected if some verdict failed; True if it is settled."""
+    def rejected() -> bool:
+        """Mark the candidate rejected by its first failing rule; True to stop here."""
         bad = cand.rejection
-        if bad is not None:
-            cand.status, cand.rejected_by = "rejected", bad.rule
-            return short
-        return False
+        if bad is None:
+            return False
+        cand.status, cand.rejected_by = "rejected", bad.rule
+        first = cand.verdicts[0]
+        unusable = first is bad and first.rule in ("rewrite_invalid", "no_information_gain")
+        return unusable or config.stop_at_first_rejection  # nothing to answer if unusable
 
     rewrite = await _call(ctx, cand, "rewrite", "evolver",
                           operator.render(instruction=cand.parent_instruction))
     if rewrite.content is not None:
         cand.instruction = extract_instruction(rewrite.content)
     cand.verdicts.extend(judge_answer(cand, config, ctx.templates, operator))
-    if cand.verdicts and cand.verdicts[0].rule in ("rewrite_invalid", "no_information_gain") \
-            and not cand.verdicts[0].passed:
-        cand.status, cand.rejected_by = "rejected", cand.verdicts[0].rule
-        return  # nothing usable to judge or answer
-    if settle():
+    if rejected():
         return
 
     if config.rules.is_on("no_information_gain"):
         judged = await _call(ctx, cand, "equality", "judge", ctx.templates.equality.render(
             first=cand.parent_instruction, second=cand.instruction or ""))
         cand.verdicts.append(parse_equality(judged.content))
-        if settle():
+        if rejected():
             return
 
     answered = await _call(ctx, cand, "answer", "answerer",
@@ -175,7 +174,7 @@ async def _evolve(ctx: _Ctx, cand: Candidate, operator: Template) -> None:
                                      {"cause": "answer_filtered"}))
     cand.answer = answered.content or ""
     cand.verdicts.extend(_answer_verdicts(cand.answer, config))
-    if settle() or cand.status == "rejected":
+    if rejected():
         return
     cand.status = "accepted"
 
