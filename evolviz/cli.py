@@ -7,7 +7,7 @@ import asyncio
 import os
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--judge-model", help="model for judging (default: --model)")
     r.add_argument("--api-key-env", default="OPENAI_API_KEY",
                    help="environment variable holding the API key (default OPENAI_API_KEY)")
-    r.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight")
+    r.add_argument("--concurrency", type=int,
+                   help="LLM calls in flight (default 8; 2 on the local model, which serves "
+                        "one request at a time)")
     r.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
     r.add_argument("--retries", type=int, default=5, help="retries per call")
     r.add_argument("--seed", type=int, default=0, help="RNG seed for operator choice")
@@ -147,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.generations < 1:
         raise ConfigError("--generations must be >= 1")
-    if args.concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         raise ConfigError("--concurrency must be >= 1")
     loaded = load_seeds(args.seeds, field=args.field, format=args.seed_format,
                         strict=args.strict)
@@ -188,10 +190,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     store = RunStore(args.store)
     cache = ResponseCache(args.store)
+    concurrency = args.concurrency or (2 if local is not None else 8)
     client = LLMClient(base_url, api_key=api_key, models=models,
-                       concurrency=args.concurrency, timeout=args.timeout,
+                       concurrency=concurrency, timeout=args.timeout,
                        max_retries=args.retries, cache=cache,
-                       recover=local_recovery(local) if local is not None else None)
+                       recover=local.recover if local is not None else None)
     try:
         evo = Evolution(store, client, templates, config, seeds=seeds)
         progress = CliProgress(store, args.generations, disable=args.no_progress)
@@ -213,18 +216,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         cache.close()
         store.close()
     return 0
-
-
-def local_recovery(local: Any) -> Callable[[], Awaitable[str]]:
-    """Restart the local model's server if it died; the client retries against it."""
-
-    async def recover() -> str:
-        print("evolviz: the local model stopped answering; restarting it", file=sys.stderr)
-        loop = asyncio.get_running_loop()
-        model = await loop.run_in_executor(None, local.ensure_running)
-        return model.base_url
-
-    return recover
 
 
 def render_table(store) -> str:

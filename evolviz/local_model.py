@@ -732,6 +732,11 @@ class LocalModel:
         """`ensure_running` off the event loop (it blocks for seconds on a restart)."""
         return await asyncio.to_thread(self.ensure_running)
 
+    async def recover(self) -> str:
+        """For `LLMClient(recover=...)`: restart a dead server, return its (new) base URL."""
+        print("evolviz: the local model stopped answering; restarting it", file=sys.stderr)
+        return (await self.aensure_running()).base_url
+
     def log_tail(self, lines: int = 30) -> str:
         """The end of the current server's log (what a bug report should quote)."""
         return _tail(self.log_path, self._log_offset, lines)

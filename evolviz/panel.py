@@ -82,7 +82,7 @@ class Explorer:
         api_key_env: str = "OPENAI_API_KEY",
         config: RunConfig | None = None,
         templates: str | Path | None = None,
-        concurrency: int = 4,
+        concurrency: int | None = None,
         k: int = 20,
         reference_sample: int = 500,
         maps: bool = True,
@@ -97,7 +97,8 @@ class Explorer:
         self.base_url = base_url
         self.model = model
         self.api_key_env = api_key_env
-        self.concurrency = concurrency
+        # The local model serves one request at a time: more in flight only queue there.
+        self.concurrency = concurrency or (8 if base_url else 2)
         self.price = price_per_1k_tokens
         self.local: Any = None
         self.config = config or RunConfig()
@@ -404,11 +405,9 @@ class Explorer:
             if dict(self.config.sampling) == dict(DEFAULT_SAMPLING):
                 self.config = replace(self.config, sampling=dict(LOCAL_SAMPLING))
                 self.evolution.config = self.config
-        from .cli import local_recovery
-
         self.client = LLMClient(url, api_key=api_key, models=model, concurrency=self.concurrency,
                                 cache=self.cache, timeout=120,
-                                recover=local_recovery(self.local) if self.local else None)
+                                recover=self.local.recover if self.local else None)
         self.evolution.client = self.client
         return self.client
 
