@@ -53,6 +53,7 @@ class Placed:
 class _Layer:
     ids: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    hovers: list[str] = field(default_factory=list)  # built once per point, not per redraw
     coords: list[np.ndarray] = field(default_factory=list)
     clusters: list[np.ndarray] = field(default_factory=list)
     embeddings: list[np.ndarray] = field(default_factory=list)
@@ -63,6 +64,11 @@ class _Layer:
                     np.zeros((0, 1), np.float32))
         return (np.concatenate(self.coords), np.concatenate(self.clusters),
                 np.concatenate(self.embeddings))
+
+
+def _count_label(name: str, total: int, drawn: int) -> str:
+    """Legend text with the real count, and how many are drawn when sampled."""
+    return f"{name} ({total})" if drawn == total else f"{name} ({total}, {drawn} drawn)"
 
 
 def _sample(n: int, cap: int) -> np.ndarray:
@@ -110,10 +116,12 @@ class MapView:
             self.cluster_fig.data = ()
             for name in dict.fromkeys(labels):
                 idx = np.flatnonzero(labels == name)
-                idx = idx[_sample(len(idx), self.max_points)]
+                total = len(idx)
+                idx = idx[_sample(total, self.max_points)]
                 self.source_fig.add_trace(go.Scattergl(
                     x=refmap.reference_coords[idx, 0], y=refmap.reference_coords[idx, 1],
-                    mode="markers", name=f"{name} ({len(idx)})", hoverinfo="text",
+                    mode="markers", name=_count_label(name, total, len(idx)),
+                    hoverinfo="text",
                     hovertext=[hover_text(refmap.reference_texts[i]) for i in idx],
                     marker={"size": 4, "opacity": 0.4,
                             "color": _REF_COLOURS.get(name, "#9ccc9c")},
@@ -154,6 +162,8 @@ class MapView:
                             placed.clusters[keep], placed.embeddings[keep])
         layer.ids += placed.ids
         layer.texts += placed.texts
+        layer.hovers += [f"<b>{html.escape(cid)}</b><br>{hover_text(t)}"
+                         for cid, t in zip(placed.ids, placed.texts, strict=True)]
         layer.coords.append(placed.coords)
         layer.clusters.append(placed.clusters)
         layer.embeddings.append(placed.embeddings)
@@ -165,12 +175,11 @@ class MapView:
         idx = _sample(len(coords), self.max_points)
         gens = sorted(self.layers)
         colours = pc.sample_colorscale("Plasma", [i / max(1, len(gens)) for i in range(len(gens))])
-        name = f"gen {g} ({len(coords)})"
+        name = _count_label(f"gen {g}", len(coords), len(idx))
         args = {
             "x": coords[idx, 0], "y": coords[idx, 1], "name": name,
             "customdata": [layer.ids[i] for i in idx],
-            "hovertext": [f"<b>{html.escape(layer.ids[i])}</b><br>{hover_text(layer.texts[i])}"
-                          for i in idx],
+            "hovertext": [layer.hovers[i] for i in idx],
         }
         with self.source_fig.batch_update(), self.cluster_fig.batch_update():
             trace = next((t for t in self.source_fig.data

@@ -140,7 +140,8 @@ class Explorer:
     def _build_layout(self) -> ipw.Widget:
         parts: list[ipw.Widget] = [self.widget]
         if self.maps is not None:
-            parts += [ipw.HBox([self.maps.source_fig, self.maps.cluster_fig]),
+            parts += [ipw.HBox([self.maps.source_fig, self.maps.cluster_fig],
+                               layout={"flex_flow": "row wrap"}),
                       ipw.HBox([self.slider, self.map_note]), self.maps.charts]
         return ipw.VBox(parts)
 

@@ -36,7 +36,7 @@ def map_points(page) -> dict[str, int]:
     assert figures, "no plotly figure on the page"
     out: dict[str, int] = {}
     for name, n in figures[0]:
-        key = re.sub(r" \(\d+\)$", "", name)
+        key = re.sub(r" \(\d+(, \d+ drawn)?\)$", "", name)
         out[key] = out.get(key, 0) + n
     return out
 
