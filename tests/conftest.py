@@ -40,3 +40,15 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None):
     return subprocess.run([sys.executable, "-m", "evolviz", *args], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})},
                           cwd=ROOT)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the browser tests last.
+
+    Playwright's sync API keeps an event loop running in the main thread for as long as
+    its (session-wide) browser lives, and no asyncio test can start its own loop after
+    that; every other test must come first. The sort is stable, so the order is otherwise
+    pytest's own.
+    """
+    browser = ROOT / "tests" / "browser"
+    items.sort(key=lambda item: browser in Path(str(item.path)).parents)
