@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import openai
+from machine import cpu_model
 
 from evolviz.local_model import LOCAL_SAMPLING, LocalModel
 
@@ -163,14 +164,7 @@ def _sum_engines(es: list[EngineResult]) -> EngineResult:
 
 
 def machine_notes() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:

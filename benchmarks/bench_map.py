@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REFDATA = Path(os.environ.get("EVOLVIZ_REFDATA") or ROOT.parent / "shared" / "refdata")
@@ -50,16 +51,6 @@ m = ReferenceMap.fit(refs, enc, cache_dir=sys.argv[4])
 print(json.dumps({"s": time.perf_counter() - t0, "cached": m.loaded_from_cache,
                   "model_loaded": enc._model is not None}))
 """
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def timed(fn: Callable[[], object], repeats: int) -> list[float]:

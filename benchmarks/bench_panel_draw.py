@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser import harness  # noqa: E402  (the repo's tests dir, added just above)
+from machine import cpu_model  # noqa: E402  (this script's own folder)
 
 ADD_N = 64  # candidates per update, as the panel places them
 ADDS_PER_REPEAT = 3
@@ -328,16 +329,6 @@ def write_notebook(path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- machine
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def nproc() -> str:
