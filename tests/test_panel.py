@@ -163,3 +163,15 @@ async def test_map_holds_reference_seed_and_new_points(server, tmp_path):
     assert ex.maps.charts.data  # the per-generation charts were drawn
     hover = " ".join(" ".join(t.hovertext or []) for t in ex.maps.source_fig.data)
     assert "<script" not in hover
+    # Clicking a new point selects its card; the slider replays generations.
+    gen = next(t for t in ex.maps.source_fig.data if (t.meta or {}).get("kind") == "gen")
+
+    from types import SimpleNamespace
+
+    ex.maps._clicked(gen, SimpleNamespace(point_inds=[0]), None)
+    clicked = gen.customdata[0]
+    assert ex.widget.selected_id == clicked and ex.widget.detail["id"] == clicked
+    ex.slider.value = 0
+    assert gen.visible is False
+    ex.slider.value = 1
+    assert gen.visible is True
