@@ -192,13 +192,17 @@ class Explorer:
     def refresh(self, *, page: bool = True) -> None:
         """Push counts (and the visible page) from the store to the widget."""
         g = self.evolution.next_generation()
-        stats = self.store.count_generation(g)
+        shown, stats = g, self.store.count_generation(g)
+        if not self._running and stats.done == 0 and g > 1:
+            # Between generations, the last finished one's counts say more than zeros.
+            shown, stats = g - 1, self.store.count_generation(g - 1)
         tokens = sum(s.tokens for s in self.store.generation_stats())
         endpoint = self.base_url or ("local model" + (f" at {self.local.base_url}"
                                                       if self.local else ""))
         self.widget.status = {
             "running": self._running,
             "generation": g,
+            "counts_generation": shown,
             "pool_size": stats.pool_size or len(self.seeds),
             "done": stats.done,
             "accepted": stats.accepted,

@@ -21,7 +21,7 @@ export function createControls(model) {
     status.append(
       el("span", { class: `evz-pill ${running ? "evz-running" : ""}`, text: running ? `running generation ${s.generation}` : `next: generation ${s.generation}` }),
       el("span", { text: `pool ${fmt(s.pool_size)}` }),
-      el("span", { class: "evz-count-done", text: `done ${fmt(s.done)}/${fmt(s.pool_size)}` }),
+      el("span", { class: "evz-count-done", text: `generation ${s.counts_generation ?? s.generation}: done ${fmt(s.done)}/${fmt(s.pool_size)}` }),
       el("span", { class: "evz-status-accepted", text: `accepted ${fmt(s.accepted)}` }),
       el("span", { class: "evz-status-rejected", text: `rejected ${fmt(s.rejected)}` }),
       el("span", { class: "evz-status-failed", text: `failed ${fmt(s.failed)}` }),
