@@ -46,18 +46,11 @@ class Query:
 
 def _where(q: Query) -> tuple[str, list[Any]]:
     clauses, args = [], []
-    if q.generation is not None:
-        clauses.append("generation = ?")
-        args.append(q.generation)
-    if q.operator:
-        clauses.append("operator = ?")
-        args.append(q.operator)
-    if q.status:
-        clauses.append("status = ?")
-        args.append(q.status)
-    if q.rule:
-        clauses.append("rejected_by = ?")
-        args.append(q.rule)
+    for column, value in (("generation", q.generation), ("operator", q.operator),
+                          ("status", q.status), ("rejected_by", q.rule)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
     if q.text:
         like = f"%{q.text.replace('%', '').replace('_', '')}%"
         clauses.append("(instruction LIKE ? OR answer LIKE ? OR parent_id LIKE ? OR id LIKE ?)")

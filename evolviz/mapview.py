@@ -286,24 +286,24 @@ def _finite(value: Any) -> float | None:
     return None if value is None or not math.isfinite(float(value)) else float(value)
 
 
+def _series(rows: Any) -> dict[str, dict[str, list]]:
+    """(generation, key, value) rows as one x/y series per key."""
+    out: dict[str, dict[str, list]] = {}
+    for g, key, value in rows:
+        s = out.setdefault(key, {"x": [], "y": []})
+        s["x"].append(g)
+        s["y"].append(value)
+    return out
+
+
 def generation_charts_data(store: RunStore) -> dict[str, Any]:
     """Per-generation series straight from the store (cheap aggregate queries)."""
-    acceptance: dict[str, dict[str, list]] = {}
-    for g, op, rate in store.conn.execute(
+    acceptance = _series(store.conn.execute(
         "SELECT generation, operator, avg(status = 'accepted') FROM candidates "
-        "GROUP BY generation, operator ORDER BY generation"
-    ):
-        s = acceptance.setdefault(op, {"x": [], "y": []})
-        s["x"].append(g)
-        s["y"].append(rate)
-    rejections: dict[str, dict[str, list]] = {}
-    for g, rule, n in store.conn.execute(
+        "GROUP BY generation, operator ORDER BY generation"))
+    rejections = _series(store.conn.execute(
         "SELECT generation, rejected_by, count(*) FROM candidates WHERE status='rejected' "
-        "GROUP BY generation, rejected_by ORDER BY generation"
-    ):
-        s = rejections.setdefault(rule, {"x": [], "y": []})
-        s["x"].append(g)
-        s["y"].append(n)
+        "GROUP BY generation, rejected_by ORDER BY generation"))
     difficulty: dict[str, list] = {"x": [], "y": []}
     for g, mean in store.conn.execute(
         "SELECT generation, avg(difficulty) FROM candidates WHERE difficulty IS NOT NULL "
