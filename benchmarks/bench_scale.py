@@ -125,6 +125,13 @@ def main() -> int:
         "lineage of one seed": lambda: lineage(store, seed_id),
         "per-generation counts": lambda: store.generation_stats(),
     }
+    def open_panel() -> None:
+        from evolviz.panel import Explorer
+
+        Explorer(synthetic_instructions(args.seeds), store=store_path, maps=False,
+                 base_url="http://127.0.0.1:9/v1").close()
+
+    checks["open the panel (Explorer, no map)"] = open_panel
     print(f"\n{'panel operation on this store':<38} {'median ms':>14}")
     for name, fn in checks.items():
         print(f"{name:<38} {timed(fn):>14.1f}")

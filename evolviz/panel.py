@@ -86,6 +86,7 @@ class Explorer:
         k: int = 20,
         reference_sample: int = 500,
         maps: bool = True,
+        map_sample: int = 2000,
         price_per_1k_tokens: float = 0.0,
     ):
         self.seeds, self.seed_problems = _as_seeds(seeds)
@@ -118,6 +119,7 @@ class Explorer:
         self._map_ready = False
         self.references = references
         self.reference_sample = reference_sample
+        self.map_sample = map_sample
         self.k = k
         self.messages: list[str] = list(self.seed_problems[:5])
         self._push_settings()
@@ -487,13 +489,33 @@ class Explorer:
                              "(pass references=... or set EVOLVIZ_REFERENCE_DIR)")
             await loop.run_in_executor(None, self.maps.set_map, refmap,
                                        [s.text for s in self.seeds], [s.id for s in self.seeds])
-            self._pending_map = list(self.store.candidates(status="accepted"))
+            self._pending_map = self._stored_sample()
             await self._flush_map()
             self.map_note.value = " ".join([self.maps.note, *notes])[:600]
             self._map_ready = True
         except Exception as e:
             self.map_note.value = f"map unavailable: {type(e).__name__}: {e}"[:600]
             raise
+
+    def _stored_sample(self) -> list[Candidate]:
+        """What an opened store puts on the map: every accepted candidate of a small run,
+        an even sample of `map_sample` per generation of a big one (a 250K-candidate store
+        would otherwise mean embedding 150K texts before the map shows anything)."""
+        rows = self.store.conn.execute(
+            "SELECT id, generation, slot, parent_id, seed_id, operator, instruction "
+            "FROM candidates WHERE status='accepted' ORDER BY generation, slot").fetchall()
+        by_gen: dict[int, list[Any]] = {}
+        for r in rows:
+            by_gen.setdefault(r["generation"], []).append(r)
+        out = []
+        for gen_rows in by_gen.values():
+            step = max(1, -(-len(gen_rows) // self.map_sample))
+            out += [Candidate(id=r["id"], generation=r["generation"], slot=r["slot"],
+                              parent_id=r["parent_id"], seed_id=r["seed_id"],
+                              operator=r["operator"], parent_instruction="",
+                              status="accepted", instruction=r["instruction"])
+                    for r in gen_rows[::step]]
+        return out
 
     async def _flush_map(self) -> None:
         if self.maps is None or self.maps.refmap is None:
