@@ -110,7 +110,6 @@ class Explorer:
         self.widget = ExplorerWidget()
         self.maps = MapView(on_select=self.select) if maps else None
         self._task: asyncio.Task | None = None
-        self._map_task: asyncio.Task | None = None
         self._pending_map: list[Candidate] = []
         self._last_status = 0.0
         self._last_map = 0.0
