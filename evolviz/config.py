@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConfigError, StoreMismatchError
-from .llm import ROLES, Sampling
+from .calls import ROLES, Sampling
 from .rules import RuleConfig
 
 __all__ = ["DEFAULT_SAMPLING", "RunConfig", "operator_plan"]

@@ -19,12 +19,13 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import openai
 
+from .calls import ROLES, CallResult, Sampling
 from .errors import LLMCallError
 
 __all__ = [
@@ -36,66 +37,6 @@ __all__ = [
     "TokenCounter",
     "cache_key",
 ]
-
-ROLES = ("evolver", "answerer", "judge")
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """Sampling parameters sent with a call; part of the cache key and of each record."""
-
-    temperature: float = 0.7
-    top_p: float = 1.0
-    max_tokens: int = 512
-    stop: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["stop"] = list(self.stop)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Sampling:
-        return cls(
-            temperature=float(d.get("temperature", 0.7)),
-            top_p=float(d.get("top_p", 1.0)),
-            max_tokens=int(d.get("max_tokens", 512)),
-            stop=tuple(d.get("stop") or ()),
-        )
-
-
-@dataclass
-class CallResult:
-    """What one logical call produced, kept verbatim on the candidate record."""
-
-    role: str
-    model: str
-    messages: list[dict[str, str]]
-    sampling: dict[str, Any]
-    content: str | None = None
-    finish_reason: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    latency_s: float = 0.0
-    attempts: int = 0
-    cached: bool = False
-    error_class: str | None = None
-    error: str | None = None
-    retries: list[str] = field(default_factory=list)
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def to_dict(self) -> dict[str, Any]:
-        # By hand, not dataclasses.asdict: asdict deep-copies every message, and this runs
-        # for every call of every candidate.
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CallResult:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
-
 
 def cache_key(model: str, messages: list[dict[str, str]], sampling: Sampling, sample: str) -> str:
     """Same model, messages, parameters and sample index give the same response.

@@ -53,7 +53,7 @@ from typing import IO, Any
 import httpx
 
 from .errors import LocalModelError
-from .llm import Sampling
+from .calls import Sampling
 
 __all__ = [
     "BASE_URL_ENV",

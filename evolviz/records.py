@@ -8,14 +8,24 @@ responses, the extracted instruction and answer, every verdict and any error.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from .llm import CallResult
+from .calls import CallResult
 from .rules import Verdict
 
-__all__ = ["STATUSES", "Candidate", "GenerationStats", "PoolMember"]
+__all__ = ["STATUSES", "Candidate", "GenerationStats", "PoolMember", "Status"]
 
-STATUSES = ("accepted", "rejected", "failed")
+
+class Status(StrEnum):
+    """A finished candidate's outcome: in the dataset, eliminated by a rule, or an LLM error."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+STATUSES = tuple(s.value for s in Status)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,92 @@
+"""The records of LLM calls: what was asked for (`Sampling`) and what came back
+(`CallResult`), plus the names of roles and calls.
+
+Kept apart from the client so that the store, the records and the rules can read and write
+call records without importing `openai`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["ROLES", "CallName", "CallResult", "Role", "Sampling"]
+
+
+class Role(StrEnum):
+    """Who a call is for: each role can have its own model and sampling."""
+
+    EVOLVER = "evolver"
+    ANSWERER = "answerer"
+    JUDGE = "judge"
+
+
+class CallName(StrEnum):
+    """The calls a candidate can make, the keys of `Candidate.calls`."""
+
+    REWRITE = "rewrite"
+    EQUALITY = "equality"
+    ANSWER = "answer"
+    DIFFICULTY = "difficulty"
+
+
+ROLES = tuple(r.value for r in Role)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling parameters sent with a call; part of the cache key and of each record."""
+
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Sampling:
+        return cls(
+            temperature=float(d.get("temperature", 0.7)),
+            top_p=float(d.get("top_p", 1.0)),
+            max_tokens=int(d.get("max_tokens", 512)),
+            stop=tuple(d.get("stop") or ()),
+        )
+
+
+@dataclass
+class CallResult:
+    """What one logical call produced, kept verbatim on the candidate record."""
+
+    role: str
+    model: str
+    messages: list[dict[str, str]]
+    sampling: dict[str, Any]
+    content: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    attempts: int = 0
+    cached: bool = False
+    error_class: str | None = None
+    error: str | None = None
+    retries: list[str] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        # By hand, not dataclasses.asdict: asdict deep-copies every message, and this runs
+        # for every call of every candidate.
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CallResult:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
