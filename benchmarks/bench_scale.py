@@ -23,12 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from evolviz.browse import Query, filter_options, lineage, query_candidates
 from evolviz.config import RunConfig
 from evolviz.engine import Evolution
 from evolviz.llm import LLMClient
 from evolviz.seeds import Seed
-from evolviz.store import RunStore
+from evolviz.store import Query, RunStore, RunView
 from evolviz.templates import TemplateSet
 from evolviz.testing.synthetic import synthetic_instructions
 
@@ -111,18 +110,19 @@ def main() -> int:
 
     # The panel on the big store: everything it does is a bounded query.
     store = RunStore(store_path, create=False)
+    view = RunView(store)
     seed_id = "seed-000123"
     checks = {
         "open the store": lambda: RunStore(store_path, create=False).close(),
-        "first page (200 rows)": lambda: query_candidates(store, Query()),
-        "page deep in the list": lambda: query_candidates(store, Query(offset=n - 300)),
-        "filter: rejected by rule 2": lambda: query_candidates(
-            store, Query(status="rejected", rule="sorry_short_answer")),
-        "filter: generation + operator": lambda: query_candidates(
-            store, Query(generation=args.generations, operator="mutation")),
-        "text search": lambda: query_candidates(store, Query(text="sourdough")),
-        "filter options": lambda: filter_options(store),
-        "lineage of one seed": lambda: lineage(store, seed_id),
+        "first page (200 rows)": lambda: view.page(Query()),
+        "page deep in the list": lambda: view.page(Query(offset=n - 300)),
+        "filter: rejected by rule 2": lambda: view.page(
+            Query(status="rejected", rule="sorry_short_answer")),
+        "filter: generation + operator": lambda: view.page(
+            Query(generation=args.generations, operator="mutation")),
+        "text search": lambda: view.page(Query(text="sourdough")),
+        "filter options": lambda: view.filter_options(),
+        "lineage of one seed": lambda: view.lineage(seed_id),
         "per-generation counts": lambda: store.generation_stats(),
     }
     def open_panel() -> None:

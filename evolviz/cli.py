@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -137,13 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .config import DEFAULT_SAMPLING, RunConfig
-    from .engine import Evolution
-    from .llm import LLMClient, ResponseCache
+    from .config import RunConfig
     from .progress import CliProgress
     from .rules import RuleConfig
     from .seeds import load_seeds
-    from .store import RunStore
+    from .session import Endpoint, RunSession, default_sampling
     from .templates import TemplateSet
     from .textsafe import inert
 
@@ -164,57 +162,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.seeds}: no usable seeds")
     templates = TemplateSet.load(args.templates)
 
-    local = None
-    sampling = dict(DEFAULT_SAMPLING)
-    if args.base_url:
-        base_url = args.base_url
-        api_key = os.environ.get(args.api_key_env)
-        model = args.model or "gpt-4o-mini"
-    else:
-        from .local_model import LOCAL_SAMPLING, shared_local_model
-
-        print("evolviz: no --base-url: starting the embedded local model "
-              "(SmolLM2-135M-Instruct)...", file=sys.stderr)
-        local = shared_local_model()
-        base_url, api_key, model = local.base_url, "none", args.model or local.model_name
-        sampling = dict(LOCAL_SAMPLING)
+    roles = {"evolver": args.evolver_model, "answerer": args.answer_model,
+             "judge": args.judge_model}
+    endpoint = Endpoint(base_url=args.base_url, model=args.model,
+                        role_models={r: m for r, m in roles.items() if m},
+                        api_key_env=args.api_key_env, concurrency=args.concurrency,
+                        timeout=args.timeout, retries=args.retries)
+    sampling = default_sampling(endpoint)
     if args.temperature is not None:
         for role in ("evolver", "answerer"):
-            sampling[role] = sampling[role].__class__(**{**sampling[role].__dict__,
-                                                         "temperature": args.temperature})
+            sampling[role] = replace(sampling[role], temperature=args.temperature)
     rules = RuleConfig(sorry_max_words=args.sorry_max_words).without(args.no_rule)
     config = RunConfig(seed=args.seed, operator_weights=_weights(args.weight), rules=rules,
                        sampling=sampling, judge_difficulty=args.judge_difficulty)
-    models = {"evolver": args.evolver_model or model, "answerer": args.answer_model or model,
-              "judge": args.judge_model or model}
+    if endpoint.local:
+        print("evolviz: no --base-url: starting the embedded local model "
+              "(SmolLM2-135M-Instruct)...", file=sys.stderr)
 
-    store = RunStore(args.store)
-    cache = ResponseCache(args.store)
-    concurrency = args.concurrency or (2 if local is not None else 8)
-    client = LLMClient(base_url, api_key=api_key, models=models,
-                       concurrency=concurrency, timeout=args.timeout,
-                       max_retries=args.retries, cache=cache,
-                       recover=local.recover if local is not None else None)
-    try:
-        evo = Evolution(store, client, templates, config, seeds=seeds)
+    with RunSession(args.store, seeds=seeds, config=config, templates=templates,
+                    endpoint=endpoint) as session:
+        client = session.build_client()
+        store = session.store
         progress = CliProgress(store, args.generations, disable=args.no_progress)
 
         async def go() -> None:
             try:
-                await evo.run(args.generations, on_candidate=progress.candidate,
-                              on_generation=progress.generation)
+                await session.evolution.run(args.generations, on_candidate=progress.candidate,
+                                            on_generation=progress.generation)
             finally:
                 await client.aclose()
 
-        asyncio.run(go())
-        progress.close()
+        try:
+            asyncio.run(go())
+        finally:
+            progress.close()
         print(render_table(store))
-        cached = cache.hits
         print(f"{store.candidate_count()} candidates in {args.store}; "
-              f"{client.tokens.total()} tokens this session; {cached} cached responses reused")
-    finally:
-        cache.close()
-        store.close()
+              f"{client.tokens.total()} tokens this session; {session.cache.hits} cached "
+              f"responses reused")
     return 0
 
 
@@ -290,8 +275,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .integrity import check_store
-    from .store import RunStore
+    from .store import RunStore, check_store
 
     with RunStore(args.store, create=False) as store:
         problems = check_store(store)

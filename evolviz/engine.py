@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from .config import RunConfig, operator_plan
-from .errors import LLMCallError, StoreMismatchError
+from .errors import ConfigError, LLMCallError, StoreMismatchError
 from .llm import CallResult, LLMClient
 from .records import Candidate, GenerationStats, PoolMember
 from .rules import (
@@ -214,15 +214,18 @@ def reapply_rules(cand: Candidate, config: RunConfig, templates: TemplateSet) ->
 
 
 class Evolution:
-    """A run: a store, a client, templates and settings, stepped one generation at a time."""
+    """A run: a store, a client, templates and settings, stepped one generation at a time.
 
-    def __init__(self, store: RunStore, client: LLMClient, templates: TemplateSet,
+    Settings are given explicitly (`configure`) and read once when a generation starts: a
+    generation runs under one immutable config, template set and client, and its operator
+    plan is stored before its first candidate, so changing weights or templates in the
+    middle of a generation (or before a resume) changes only later generations.
+    """
+
+    def __init__(self, store: RunStore, client: LLMClient | None, templates: TemplateSet,
                  config: RunConfig, seeds: Sequence | None = None):
         self.store = store
-        self.client = client
-        self.templates = templates
-        self.config = config
-        self.config.weights_for(list(templates.operators))  # validate early
+        config.weights_for(list(templates.operators))  # validate early
         stored = store.get_meta("config")
         if stored is not None:
             config.check_resumable(RunConfig.from_dict(stored), str(store.path))
@@ -239,9 +242,46 @@ class Evolution:
                 store.add_seeds(seeds)
         elif not store.has_seeds():
             raise StoreMismatchError(f"{store.path}: the store holds no seeds yet")
-        store.set_meta("config", config.to_dict())
-        store.set_meta("operators", list(templates.operators))
-        self._tasks: set[asyncio.Task] = set()
+        self._client = client
+        self._templates = templates
+        self._config = config
+        self._save_settings()
+
+    # -- settings ------------------------------------------------------------------------
+
+    @property
+    def config(self) -> RunConfig:
+        return self._config
+
+    @property
+    def templates(self) -> TemplateSet:
+        return self._templates
+
+    @property
+    def client(self) -> LLMClient | None:
+        return self._client
+
+    def configure(self, *, config: RunConfig | None = None,
+                  templates: TemplateSet | None = None,
+                  client: LLMClient | None = None) -> None:
+        """New settings for the generations that start from now on (validated first)."""
+        new_config = config or self._config
+        new_templates = templates or self._templates
+        new_config.weights_for(list(new_templates.operators))
+        if new_config.seed != self._config.seed and self.store.candidate_count():
+            raise StoreMismatchError(
+                f"{self.store.path}: the seed cannot change once a run has candidates "
+                f"(it decides every operator choice); start a new store for another seed")
+        self._config, self._templates = new_config, new_templates
+        if client is not None:
+            self._client = client
+        self._save_settings()
+
+    def _save_settings(self) -> None:
+        """What reopening the run from the store alone needs (never a key or endpoint)."""
+        self.store.set_meta("config", self._config.to_dict())
+        self.store.set_meta("operators", list(self._templates.operators))
+        self.store.set_meta("templates", self._templates.to_fields())
 
     @property
     def pool_size(self) -> int:
@@ -252,9 +292,25 @@ class Evolution:
         return (finished[-1] + 1) if finished else 1
 
     def plan(self, generation: int) -> list[str]:
-        ops = list(self.templates.operators)
-        return operator_plan(self.config.seed, generation, ops,
-                             self.config.weights_for(ops), self.pool_size)
+        """The operators of `generation`: as stored when it started, else drawn now."""
+        stored = self.store.plan(generation)
+        if stored is not None:
+            return stored
+        ops = list(self._templates.operators)
+        return operator_plan(self._config.seed, generation, ops,
+                             self._config.weights_for(ops), self.pool_size)
+
+    def _start_generation(self, generation: int) -> list[str]:
+        plan = self.plan(generation)
+        if self.store.plan(generation) is None:
+            self.store.set_plan(generation, plan)
+        missing = sorted(set(plan) - set(self._templates.operators))
+        if missing:
+            raise StoreMismatchError(
+                f"{self.store.path}: generation {generation} was planned with operator(s) "
+                f"{missing}, which the current templates lack; load the templates it was "
+                f"started with to finish it")
+        return plan
 
     async def step(self) -> AsyncIterator[Candidate]:
         """Evolve (or finish) the next generation, yielding candidates as they commit.
@@ -265,7 +321,10 @@ class Evolution:
         g = self.next_generation()
         pool = self.store.pool(g)
         assert pool is not None, f"generation {g} has no pool"
-        plan = self.plan(g)
+        client, templates, config = self._client, self._templates, self._config
+        if client is None:
+            raise ConfigError("no LLM client configured: give one to Evolution.configure()")
+        plan = self._start_generation(g)
         done = self.store.done_slots(g)
         todo: asyncio.Queue[int] = asyncio.Queue()
         for slot in range(len(pool)):
@@ -281,12 +340,12 @@ class Evolution:
                 except asyncio.QueueEmpty:
                     return
                 cand = await evolve_candidate(
-                    pool[slot], plan[slot], generation=g, slot=slot, client=self.client,
-                    templates=self.templates, config=self.config)
+                    pool[slot], plan[slot], generation=g, slot=slot, client=client,
+                    templates=templates, config=config)
                 self.store.add_candidate(cand, elapsed=base + time.monotonic() - t0)
                 results.put_nowait(cand)
 
-        n_workers = max(1, min(self.client.concurrency, todo.qsize()))
+        n_workers = max(1, min(client.concurrency, todo.qsize()))
         workers = [asyncio.create_task(worker()) for _ in range(n_workers)]
         remaining = todo.qsize()
 

@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from . import diversity
-from .store import RunStore
+from .store import RunStore, RunView
 
 __all__ = ["MapView", "Placed", "generation_charts_data"]
 
@@ -286,29 +286,6 @@ def _finite(value: Any) -> float | None:
     return None if value is None or not math.isfinite(float(value)) else float(value)
 
 
-def _series(rows: Any) -> dict[str, dict[str, list]]:
-    """(generation, key, value) rows as one x/y series per key."""
-    out: dict[str, dict[str, list]] = {}
-    for g, key, value in rows:
-        s = out.setdefault(key, {"x": [], "y": []})
-        s["x"].append(g)
-        s["y"].append(value)
-    return out
-
-
 def generation_charts_data(store: RunStore) -> dict[str, Any]:
     """Per-generation series straight from the store (cheap aggregate queries)."""
-    acceptance = _series(store.conn.execute(
-        "SELECT generation, operator, avg(status = 'accepted') FROM candidates "
-        "GROUP BY generation, operator ORDER BY generation"))
-    rejections = _series(store.conn.execute(
-        "SELECT generation, rejected_by, count(*) FROM candidates WHERE status='rejected' "
-        "GROUP BY generation, rejected_by ORDER BY generation"))
-    difficulty: dict[str, list] = {"x": [], "y": []}
-    for g, mean in store.conn.execute(
-        "SELECT generation, avg(difficulty) FROM candidates WHERE difficulty IS NOT NULL "
-        "GROUP BY generation ORDER BY generation"
-    ):
-        difficulty["x"].append(g)
-        difficulty["y"].append(mean)
-    return {"acceptance": acceptance, "rejections": rejections, "difficulty": difficulty}
+    return RunView(store).chart_series()

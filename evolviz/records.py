@@ -14,7 +14,7 @@ from typing import Any
 from .calls import CallResult
 from .rules import Verdict
 
-__all__ = ["STATUSES", "Candidate", "GenerationStats", "PoolMember", "Status"]
+__all__ = ["STATUSES", "Candidate", "GenerationStats", "PoolMember", "Status", "seed_text"]
 
 
 class Status(StrEnum):
@@ -26,6 +26,14 @@ class Status(StrEnum):
 
 
 STATUSES = tuple(s.value for s in Status)
+
+
+def seed_text(instruction: str, input_: str = "") -> str:
+    """A seed as the text the evolver sees: its instruction, then its input if it has one.
+
+    The one place that joins the two, so the pool, the lineage and the map agree.
+    """
+    return f"{instruction}\n\n{input_}" if input_ else instruction
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,17 @@ class Template:
         """The template's own wording, placeholders removed; rule 4 looks for copies of it."""
         return PLACEHOLDER_RE.sub(" ", f"{self.system}\n{self.user}")
 
+    def to_fields(self) -> dict[str, object]:
+        """The template as the fields `parse_template` reads, for storing it with a run."""
+        out: dict[str, object] = {"name": self.name, "role": self.role, "user": self.user,
+                                  "placeholders": list(self.placeholders)}
+        for key in ("system", "kind", "description"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.markers:
+            out["markers"] = list(self.markers)
+        return out
+
     def to_toml(self) -> str:
         """Serialise back to the file format, so an edited template can be saved."""
 
@@ -278,6 +289,18 @@ class TemplateSet:
 
     def all(self) -> list[Template]:
         return [*self.operators.values(), self.answer, self.equality, self.difficulty]
+
+    def to_fields(self) -> list[dict[str, object]]:
+        """Every template as plain data: a stored run reopens with exactly these."""
+        return [t.to_fields() for t in self.all()]
+
+    @classmethod
+    def from_fields(cls, items: Iterable[Mapping[str, object]], *,
+                    origin: str = "(stored run)") -> TemplateSet:
+        """The inverse of `to_fields`, validated like a file (a damaged store says so)."""
+        templates = [parse_template(d, path=f"{origin}: template {d.get('name', '?')!r}")
+                     for d in items]
+        return cls.from_templates(templates, sources=[origin])
 
     def markers(self) -> list[str]:
         """Every marker phrase any operator template declares (rule 4 checks all of them)."""

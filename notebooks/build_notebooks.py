@@ -131,7 +131,7 @@ debugging = nb([
            "call:"),
     ("code", "from dataclasses import replace\n"
              "from evolviz import RuleConfig\n"
-             "from evolviz.browse import what_if\n\n"
+             "from evolviz.whatif import what_if\n\n"
              "stricter = replace(ex.config, rules=RuleConfig(sorry_max_words=400, copied_ngram=4))\n"
              "print(what_if(ex.store, stricter, ex.templates).to_dict()['per_generation'])"),
     ("code", "import tempfile\n"

@@ -12,8 +12,7 @@ import subprocess
 import sys
 import time
 
-from evolviz.integrity import check_store
-from evolviz.store import RunStore
+from evolviz.store import RunStore, check_store
 from evolviz.testing import FakeOpenAIServer
 from evolviz.testing.evol_responder import EvolResponder
 

@@ -4,6 +4,7 @@ The browser half (the same panel drawn and clicked in chromium) is tests/browser
 """
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -144,7 +145,7 @@ async def test_a_failing_endpoint_never_raises_into_the_panel(tmp_path):
         s.force_next("500", n=10_000)
         ex = Explorer(TINY, base_url=s.base_url, model="fake-model", store=tmp_path / "r.db",
                       maps=False)
-        (await ex._client()).max_retries = 0
+        ex.session.configure(endpoint=replace(ex.session.endpoint, retries=0))
         await press(ex, "step")
     assert ex.store.count_generation(1).failed == 8
     assert ex.widget.status["generation"] == 2  # the generation completed all the same
@@ -157,21 +158,21 @@ async def test_map_holds_reference_seed_and_new_points(server, tmp_path):
     ex = explorer(server, tmp_path, maps=True, references=REFDATA, reference_sample=100)
     await ex.wait_for_map()
     await press(ex, "step")
-    counts = ex.maps.point_counts()
+    counts = ex.maps.view.point_counts()
     accepted = ex.store.count_generation(1).accepted
     assert counts["reference"] == 200 and counts["seeds"] == 8 and counts["gen"] == accepted
-    assert ex.maps.charts.data  # the per-generation charts were drawn
-    hover = " ".join(" ".join(t.hovertext or []) for t in ex.maps.source_fig.data)
+    assert ex.maps.view.charts.data  # the per-generation charts were drawn
+    hover = " ".join(" ".join(t.hovertext or []) for t in ex.maps.view.source_fig.data)
     assert "<script" not in hover
     # Clicking a new point selects its card; the slider replays generations.
-    gen = next(t for t in ex.maps.source_fig.data if (t.meta or {}).get("kind") == "gen")
+    gen = next(t for t in ex.maps.view.source_fig.data if (t.meta or {}).get("kind") == "gen")
 
     from types import SimpleNamespace
 
-    ex.maps._clicked(gen, SimpleNamespace(point_inds=[0]), None)
+    ex.maps.view._clicked(gen, SimpleNamespace(point_inds=[0]), None)
     clicked = gen.customdata[0]
     assert ex.widget.selected_id == clicked and ex.widget.detail["id"] == clicked
-    ex.slider.value = 0
+    ex.maps.slider.value = 0
     assert gen.visible is False
-    ex.slider.value = 1
+    ex.maps.slider.value = 1
     assert gen.visible is True

@@ -3,10 +3,9 @@ import sqlite3
 import pytest
 
 from evolviz.errors import NotAStoreError, StoreError, StoreVersionError
-from evolviz.integrity import check_store
 from evolviz.records import Candidate
 from evolviz.seeds import Seed
-from evolviz.store import SCHEMA_VERSION, RunStore
+from evolviz.store import SCHEMA_VERSION, RunStore, check_store
 
 
 def seeds(n=3):

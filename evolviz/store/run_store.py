@@ -1,19 +1,10 @@
-"""The run store: one SQLite file holding a whole run, committed candidate by candidate.
+"""The run store's writer: one SQLite file holding a whole run, committed candidate by
+candidate.
 
 Why SQLite in WAL mode: every finished candidate is one small transaction, so a run killed
 at any moment (kill -9 included) keeps everything it finished and paid for; readers (the
-panel, `evolviz show`) can look at a store while a run writes it.
-
-Layout (schema version in `PRAGMA user_version`, our mark in `PRAGMA application_id`):
-
-- ``meta``: the run's configuration (never an API key) and the seeds' fingerprint.
-- ``seeds``: generation 0.
-- ``pool``: the pool at the start of each generation, written before any of its candidates,
-  so a resumed generation evolves exactly the same members in the same slots.
-- ``candidates``: one row per finished candidate; the primary key (generation, slot) is
-  what makes a resume unable to duplicate one.
-- ``generations``: counts per finished generation, plus the time spent in unfinished ones.
-- ``llm_cache``: responses by cache key (see `evolviz.llm.ResponseCache`).
+panel, `evolviz show`) can look at a store while a run writes it. The tables are described
+in `evolviz.store.schema`; what people read goes through `evolviz.store.read.RunView`.
 """
 
 from __future__ import annotations
@@ -26,46 +17,19 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import NotAStoreError, StoreError, StoreVersionError
-from .records import Candidate, GenerationStats, PoolMember
+from ..errors import NotAStoreError, StoreError, StoreVersionError
+from ..records import Candidate, GenerationStats, PoolMember, seed_text
+from .schema import (
+    APPLICATION_ID,
+    CANDIDATE_COLUMNS,
+    REQUIRED_TABLES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    has_plan_column,
+    migrate,
+)
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "RunStore", "seeds_fingerprint"]
-
-SCHEMA_VERSION = 1
-APPLICATION_ID = 0x45564F4C  # "EVOL"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS seeds (
-    idx INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, instruction TEXT NOT NULL,
-    input TEXT NOT NULL DEFAULT '', source TEXT, line INTEGER,
-    difficulty REAL, difficulty_raw TEXT
-);
-CREATE TABLE IF NOT EXISTS pool (
-    generation INTEGER NOT NULL, slot INTEGER NOT NULL, member_id TEXT NOT NULL,
-    PRIMARY KEY (generation, slot)
-);
-CREATE TABLE IF NOT EXISTS candidates (
-    id TEXT NOT NULL UNIQUE, generation INTEGER NOT NULL, slot INTEGER NOT NULL,
-    parent_id TEXT NOT NULL, seed_id TEXT NOT NULL, operator TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('accepted','rejected','failed')),
-    rejected_by TEXT, error_class TEXT, instruction TEXT, answer TEXT,
-    difficulty REAL, tokens INTEGER NOT NULL DEFAULT 0, latency REAL NOT NULL DEFAULT 0,
-    finished_at REAL NOT NULL, record TEXT NOT NULL,
-    PRIMARY KEY (generation, slot)
-);
-CREATE INDEX IF NOT EXISTS candidates_status ON candidates (generation, status);
-CREATE INDEX IF NOT EXISTS candidates_seed ON candidates (seed_id);
-CREATE TABLE IF NOT EXISTS generations (
-    generation INTEGER PRIMARY KEY, pool_size INTEGER NOT NULL,
-    accepted INTEGER, rejected TEXT, failed INTEGER, failed_by TEXT, tokens INTEGER,
-    wall_time REAL NOT NULL DEFAULT 0, started_at REAL, finished_at REAL
-);
-CREATE TABLE IF NOT EXISTS llm_cache (
-    key TEXT PRIMARY KEY, model TEXT, response TEXT NOT NULL, created REAL
-);
-"""
-
+__all__ = ["RunStore", "candidate_from_row", "seeds_fingerprint"]
 
 class SeedLike(Protocol):
     id: str
@@ -83,8 +47,23 @@ def seeds_fingerprint(seeds: Iterable[SeedLike]) -> str:
     return h.hexdigest()
 
 
-def _seed_text(instruction: str, input_: str) -> str:
-    return f"{instruction}\n\n{input_}" if input_ else instruction
+_SELECT_CANDIDATE = "SELECT " + ", ".join(CANDIDATE_COLUMNS.values()) + ", record FROM candidates"
+
+
+def candidate_from_row(row: sqlite3.Row) -> Candidate:
+    """A candidate from its columns and its record: the columns win (version-1 stores
+    repeated them in the record)."""
+    data = json.loads(row["record"])
+    for name, column in CANDIDATE_COLUMNS.items():
+        data[name] = row[column]
+    return Candidate.from_dict(data)
+
+
+def _record_json(c: Candidate) -> str:
+    data = c.to_dict()
+    for name in CANDIDATE_COLUMNS:
+        data.pop(name, None)
+    return json.dumps(data, ensure_ascii=False)
 
 
 class RunStore:
@@ -113,11 +92,14 @@ class RunStore:
                 "SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
             if has_tables:
                 self._check_schema()
+            if not readonly and has_tables:
+                migrate(self.conn, self.conn.execute("PRAGMA user_version").fetchone()[0])
+            self._plans = not has_tables or has_plan_column(self.conn)
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 if not has_tables:
-                    self.conn.executescript(_SCHEMA)
+                    self.conn.executescript(SCHEMA)
                     self.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                     self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                     self.set_meta("created_at", time.time())
@@ -149,7 +131,7 @@ class RunStore:
                 f"evolviz reads up to {SCHEMA_VERSION}); upgrade evolviz to open it"
             )
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
-        missing = {"meta", "seeds", "pool", "candidates", "generations"} - tables
+        missing = REQUIRED_TABLES - tables
         if missing:
             self.conn.close()
             raise NotAStoreError(f"{self.path}: the store lacks table(s) {sorted(missing)}")
@@ -228,7 +210,7 @@ class RunStore:
         for r in rows:
             if r["s_id"] is not None:
                 out.append(PoolMember(r["member_id"], r["s_id"], 0,
-                                      _seed_text(r["s_inst"], r["s_input"])))
+                                      seed_text(r["s_inst"], r["s_input"])))
             elif r["c_inst"] is not None:
                 out.append(PoolMember(r["member_id"], r["c_seed"], r["c_gen"], r["c_inst"]))
             else:
@@ -237,6 +219,27 @@ class RunStore:
                     f"{r['member_id']!r}, which is neither a seed nor a stored candidate"
                 )
         return out
+
+    def plan_stored(self) -> bool:
+        """Whether this store records planned operators (version 2, or upgraded)."""
+        return self._plans
+
+    def plan(self, generation: int) -> list[str] | None:
+        """The operator planned for each slot of `generation`, or None if not yet planned
+        (or the store predates planning and is open read-only)."""
+        if not self._plans:
+            return None
+        ops = [r[0] for r in self.conn.execute(
+            "SELECT operator FROM pool WHERE generation=? ORDER BY slot", (generation,))]
+        return ops if ops and all(op is not None for op in ops) else None
+
+    def set_plan(self, generation: int, operators: Sequence[str]) -> None:
+        """Fix the operators of `generation` before its first candidate starts; later
+        changes of weights or templates apply from the next generation on."""
+        with self.transaction():
+            self.conn.executemany(
+                "UPDATE pool SET operator=? WHERE generation=? AND slot=?",
+                [(op, generation, slot) for slot, op in enumerate(operators)])
 
     def write_next_pool(self, generation: int, stats: GenerationStats) -> None:
         """Close `generation` and decide the next pool, atomically.
@@ -289,8 +292,7 @@ class RunStore:
                 """,
                 (c.id, c.generation, c.slot, c.parent_id, c.seed_id, c.operator, c.status,
                  c.rejected_by, c.error_class, c.instruction, c.answer, c.difficulty,
-                 c.tokens, c.latency_s, c.finished_at,
-                 json.dumps(c.to_dict(), ensure_ascii=False)),
+                 c.tokens, c.latency_s, c.finished_at, _record_json(c)),
             )
             if elapsed is not None:
                 self._set_elapsed(c.generation, elapsed)
@@ -299,7 +301,7 @@ class RunStore:
         """Rewrite a stored candidate's verdicts and status (for re-judging a run)."""
         self.conn.execute(
             "UPDATE candidates SET status=?, rejected_by=?, record=? WHERE id=?",
-            (c.status, c.rejected_by, json.dumps(c.to_dict(), ensure_ascii=False), c.id),
+            (c.status, c.rejected_by, _record_json(c), c.id),
         )
 
     def _set_elapsed(self, generation: int, elapsed: float) -> None:
@@ -318,9 +320,8 @@ class RunStore:
         return float(row[0]) if row else 0.0
 
     def candidate(self, candidate_id: str) -> Candidate | None:
-        row = self.conn.execute("SELECT record FROM candidates WHERE id=?",
-                                (candidate_id,)).fetchone()
-        return None if row is None else Candidate.from_dict(json.loads(row[0]))
+        row = self.conn.execute(f"{_SELECT_CANDIDATE} WHERE id=?", (candidate_id,)).fetchone()
+        return None if row is None else candidate_from_row(row)
 
     def candidates(
         self,
@@ -337,7 +338,7 @@ class RunStore:
         if status is not None:
             where.append("status = ?")
             args.append(status)
-        sql = "SELECT record FROM candidates"
+        sql = _SELECT_CANDIDATE
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY generation, slot"
@@ -347,7 +348,7 @@ class RunStore:
             if not rows:
                 return
             for r in rows:
-                yield Candidate.from_dict(json.loads(r[0]))
+                yield candidate_from_row(r)
 
     def candidate_count(self, generation: int | None = None) -> int:
         if generation is None:

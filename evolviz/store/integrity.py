@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .store import RunStore
+from .run_store import RunStore
 
 __all__ = ["check_store"]
 
@@ -32,8 +32,10 @@ def check_store(store: RunStore) -> list[str]:
         nxt = conn.execute("SELECT count(*) FROM pool WHERE generation=?", (g + 1,)).fetchone()
         if nxt[0] != seeds:
             problems.append(f"generation {g + 1}: the pool after generation {g} is missing")
+    # With no finished generation, only generation 1 may have candidates.
+    open_generation = finished[-1] + 1 if finished else 1
     for (g,) in conn.execute("SELECT DISTINCT generation FROM candidates"):
-        if g not in finished and finished and g != finished[-1] + 1:
+        if g not in finished and g != open_generation:
             problems.append(f"generation {g}: candidates beyond the next unfinished generation")
     orphans = conn.execute(
         "SELECT count(*) FROM candidates c WHERE c.parent_id NOT IN (SELECT id FROM seeds) "
@@ -47,6 +49,13 @@ def check_store(store: RunStore) -> list[str]:
     if mismatched:
         problems.append(f"{mismatched} candidate(s) whose parent is not the pool member of "
                         f"their slot")
+    unplanned = conn.execute(
+        "SELECT count(*) FROM candidates c JOIN pool p ON p.generation=c.generation "
+        "AND p.slot=c.slot WHERE p.operator IS NOT NULL AND p.operator != c.operator"
+    ).fetchone()[0] if store.plan_stored() else 0
+    if unplanned:
+        problems.append(f"{unplanned} candidate(s) made with another operator than the "
+                        f"one planned for their slot")
     bad_json = 0
     for (record,) in conn.execute("SELECT record FROM candidates"):
         try:

@@ -1,0 +1,388 @@
+"""`Explorer`: the JupyterLab panel, a plain Python object over one run session.
+
+Shown in a cell it is the whole panel. The evolution runs as an asyncio task on the
+kernel's own event loop, so the panel answers clicks while candidates stream in; each
+candidate is committed to the run store before the panel hears of it, so stopping, a
+crash or a kernel restart loses only the calls in flight, and opening the same store
+again (`Explorer.open`) resumes the run, whether the CLI or a panel made it.
+
+The run is wired up by `evolviz.session.RunSession` (the same code the CLI uses); this
+class only translates widget events into session calls and store reads into widget state.
+An API key, when one is needed, is read from the environment variable named by
+`api_key_env` when a call is made: never put in widget state, the store or a log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import traceback
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as ipw
+
+from ..config import RunConfig
+from ..errors import EvolvizError
+from ..records import Candidate
+from ..seeds import Seed, load_seeds
+from ..session import Endpoint, RunSession
+from ..store import Query, RunView
+from ..templates import TemplateSet
+from ..whatif import what_if
+from ..widget import ExplorerWidget
+from .map_controller import MapController
+from .settings_codec import decode_settings, encode_settings
+from .templates_controller import TemplatesController
+
+__all__ = ["Explorer"]
+
+STATUS_EVERY = 0.25  # seconds between status pushes while running
+MAP_EVERY = 1.5  # seconds between map updates while running
+DEMO_SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "tiny.txt"
+
+
+def _as_seeds(seeds: Any) -> tuple[list[Seed], list[str]]:
+    """Seeds from a path or a list of strings/Seeds, and any load problems as text."""
+    if seeds is None:
+        seeds = DEMO_SEEDS
+        if not seeds.exists():
+            seeds = ["Write a haiku about the sea.", "Explain recursion with an example.",
+                     "What is 17 times 23?", "Give three tips for a job interview."]
+    if isinstance(seeds, str | Path):
+        loaded = load_seeds(seeds)
+        return loaded.seeds, [f"{p.path}:{p.line}: {p.reason}" for p in loaded.problems]
+    out = []
+    for i, s in enumerate(seeds):
+        out.append(s if isinstance(s, Seed) else Seed(id=f"seed-{i:06d}", instruction=str(s)))
+    return out, []
+
+
+class Explorer:
+    """Step Evol-Instruct in a notebook and see every prompt, response and verdict.
+
+    `Explorer(seeds, references)` starts a new run (default seeds: the tiny demo set; default
+    store: a fresh temporary file); `Explorer.open("run.db")` reopens a stored one.
+    Endpoint: `base_url`/`model`/`api_key_env` (default: the embedded local model).
+    """
+
+    def __init__(
+        self,
+        seeds: str | Path | Sequence[str] | Sequence[Seed] | None = None,
+        references: str | Path | None = None,
+        *,
+        store: str | Path | None = None,
+        base_url: str | None = None,
+        model: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        config: RunConfig | None = None,
+        templates: str | Path | TemplateSet | None = None,
+        concurrency: int | None = None,
+        maps: bool = True,
+        price_per_1k_tokens: float = 0.0,
+        k: int = 20,
+        reference_sample: int = 500,
+        map_sample: int = 2000,
+        session: RunSession | None = None,
+    ):
+        self.seed_problems: list[str] = []
+        if session is None:
+            endpoint = Endpoint(base_url=base_url, model=model, api_key_env=api_key_env,
+                                concurrency=concurrency)
+            template_set = (templates if isinstance(templates, TemplateSet)
+                            else TemplateSet.load(templates))
+            if seeds is None and store is not None and RunSession.has_run(store):
+                # A store that holds a run already: look at that run, not the demo seeds.
+                session = RunSession.open(store, endpoint=endpoint, config=config,
+                                          templates=template_set if templates else None)
+            else:
+                loaded, self.seed_problems = _as_seeds(seeds)
+                session = RunSession(store, seeds=loaded, config=config,
+                                     templates=template_set, endpoint=endpoint)
+        self.session = session
+        session.notify = self.say
+        self.price = price_per_1k_tokens
+        self.messages: list[str] = list(self.seed_problems[:5])
+        self.widget = ExplorerWidget()
+        self._task: asyncio.Task | None = None
+        self._running_since: float | None = None
+        self._last_status = 0.0
+        self._last_map = 0.0
+        self._pushing = False
+        self.last_error: str | None = None
+        self.templates_ui = TemplatesController(session, self.widget, self.say,
+                                                self._default_instruction)
+        self.maps = (MapController(session, references=references, on_select=self.select,
+                                   k=k, reference_sample=reference_sample,
+                                   map_sample=map_sample) if maps else None)
+        self._push_settings()
+        self.templates_ui.push()
+        self.widget.on_msg(self._on_msg)
+        self.widget.observe(self._on_query, names="query")
+        self.widget.observe(self._on_select, names="selected_id")
+        self.widget.observe(self._on_settings, names="settings")
+        self.refresh()
+        parts: list[ipw.Widget] = [self.widget]
+        if self.maps is not None:
+            parts += self.maps.widgets()
+            self._map_task: asyncio.Task | None = self._schedule(self.maps.load())
+        self.layout = ipw.VBox(parts)
+
+    @classmethod
+    def open(cls, store: str | Path, references: str | Path | None = None, *,
+             base_url: str | None = None, model: str | None = None,
+             api_key_env: str = "OPENAI_API_KEY", concurrency: int | None = None,
+             templates: str | Path | None = None, **options: Any) -> Explorer:
+        """Reopen a stored run (made by `evolviz run` or a panel) from the store alone:
+        its seeds, settings, templates and operator plan. Step continues it exactly as
+        `evolviz run` would; only the endpoint is chosen anew (it is never stored)."""
+        endpoint = Endpoint(base_url=base_url, model=model, api_key_env=api_key_env,
+                            concurrency=concurrency)
+        session = RunSession.open(store, endpoint=endpoint,
+                                  templates=TemplateSet.load(templates) if templates else None)
+        return cls(references=references, session=session, **options)
+
+    # -- what the facade exposes -------------------------------------------------------
+
+    @property
+    def store(self) -> Any:
+        return self.session.store
+
+    @property
+    def store_path(self) -> str:
+        return self.session.store_path
+
+    @property
+    def evolution(self) -> Any:
+        return self.session.evolution
+
+    @property
+    def config(self) -> RunConfig:
+        return self.session.config
+
+    @property
+    def templates(self) -> TemplateSet:
+        return self.session.templates
+
+    @property
+    def client(self) -> Any:
+        return self.session.client
+
+    @property
+    def seeds(self) -> list[Seed]:
+        """The run's seeds, as stored (so a reopened run shows its own, not the demo's)."""
+        return [Seed(id=r["id"], instruction=r["instruction"], input=r["input"],
+                     source=r["source"] or "", line=r["line"] or 0)
+                for r in self.store.seed_rows()]
+
+    @property
+    def last_rerun(self) -> Candidate | None:
+        return self.templates_ui.last_rerun
+
+    def configure(self, **changes: Any) -> None:
+        """Change settings from code (`seed`, `rules`, `sampling`...): as the form does."""
+        self.session.configure(config=self.config.with_(**changes))
+        self._push_settings()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.layout)
+
+    # -- state to the widget -----------------------------------------------------------
+
+    def _push_settings(self) -> None:
+        self._pushing = True
+        try:
+            self.widget.settings = encode_settings(self.config, self.session.endpoint,
+                                                   list(self.templates.operators))
+        finally:
+            self._pushing = False
+
+    def refresh(self, *, page: bool = True) -> None:
+        """Push counts (and the visible page) from the store to the widget."""
+        store = self.store
+        g = self.evolution.next_generation()
+        shown, stats = g, store.count_generation(g)
+        if not self._running and stats.done == 0 and g > 1:
+            # Between generations, the last finished one's counts say more than zeros.
+            shown, stats = g - 1, store.count_generation(g - 1)
+        tokens = sum(s.tokens for s in store.generation_stats())
+        self.widget.status = {
+            "running": self._running,
+            "generation": g,
+            "counts_generation": shown,
+            "pool_size": stats.pool_size or store.seed_count(),
+            "done": stats.done,
+            "accepted": stats.accepted,
+            "rejected": sum(stats.rejected.values()),
+            "failed": stats.failed,
+            "tokens": tokens,
+            "cost": tokens / 1000 * self.price,
+            "finished_generations": len(store.finished_generations()),
+            "endpoint": self.session.endpoint_label(),
+            "message": " · ".join(self.messages[-3:]),
+            "error": any(m.startswith("error") for m in self.messages[-1:]),
+        }
+        if page:
+            self.widget.options = RunView(store).filter_options()
+            self._on_query()
+
+    @property
+    def _running(self) -> bool:
+        return self._running_since is not None
+
+    def say(self, message: str) -> None:
+        self.messages.append(message)
+        self.refresh(page=False)
+
+    # -- widget events -----------------------------------------------------------------
+
+    def _on_query(self, _change: Any = None) -> None:
+        q = Query.from_dict(self.widget.query or {})
+        page = RunView(self.store).page(q)
+        self.widget.page = {"offset": page.offset, "total": page.total,
+                            "rows": [r.to_dict() for r in page.rows],
+                            "reset": q.offset == 0, "stamp": time.time()}
+
+    def _on_select(self, change: Any) -> None:
+        cid = change["new"]
+        self.widget.detail = RunView(self.store).detail(cid) if cid else {}
+
+    def select(self, candidate_id: str) -> None:
+        """Show a candidate's card (also what clicking a map point does)."""
+        self.widget.selected_id = candidate_id
+
+    def _on_settings(self, change: Any) -> None:
+        if self._pushing:
+            return
+        try:
+            config, endpoint = decode_settings(change["new"], self.config,
+                                               self.session.endpoint,
+                                               list(self.templates.operators))
+            self.session.configure(config=config, endpoint=endpoint)
+            self.say("settings applied (from the next generation on)")
+        except (EvolvizError, ValueError, TypeError) as e:
+            self.say(f"error: {e}")
+            self._push_settings()
+
+    def _on_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        action = content.get("action")
+        try:
+            if action == "step":
+                self.start(1)
+            elif action == "run":
+                self.start(int(content.get("n", 1)))
+            elif action == "stop":
+                self.stop()
+            elif action == "lineage":
+                steps = RunView(self.store).lineage(str(content.get("seed_id")))
+                self.widget.lineage = [s.to_dict() for s in steps]
+            elif action == "reapply":
+                r = what_if(self.store, self.config, self.templates).to_dict()
+                self.widget.reapply_result = r
+                self.say(f"re-applied rules 2-4 with the current settings: {r['total_changed']}"
+                         f" candidate(s) would change status (no LLM call made)")
+            elif action == "template_check":
+                self.templates_ui.check(content)
+            elif action == "template_rerun":
+                self._schedule(self.templates_ui.rerun(content, self.session.client_async))
+            elif action == "template_apply":
+                self.templates_ui.apply(content)
+            elif action == "template_save":
+                self.templates_ui.save(content)
+        except Exception as e:  # the panel reports, never dies
+            self.say(f"error: {type(e).__name__}: {e}")
+
+    def _default_instruction(self, given: str | None) -> str:
+        if given:
+            return given
+        detail = self.widget.detail or {}
+        seeds = self.seeds
+        return detail.get("parent_instruction") or (seeds[0].text if seeds else "")
+
+    # -- running -------------------------------------------------------------------------
+
+    def _schedule(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+        """Run `coro` on the kernel's loop; its failure is reported in the panel.
+
+        Called from widget callbacks and from `__init__` in a cell, where the kernel's loop
+        is running but may not be the *current* one: `get_running_loop` first, else the
+        policy's loop (never `get_event_loop`, deprecated for this)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        task = loop.create_task(coro)
+        task.add_done_callback(self._report)
+        return task
+
+    def _report(self, task: asyncio.Task) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.last_error = "".join(traceback.format_exception(exc)[-3:]).strip()
+            self.say(f"error: {type(exc).__name__}: {exc}")
+
+    def start(self, generations: int = 1) -> asyncio.Task:
+        """Evolve `generations` more generations in the background (what Step/Run do)."""
+        if self._running:
+            raise EvolvizError("a run is already in progress; stop it first")
+        self._running_since = time.monotonic()
+        self._task = self._schedule(self._run(generations))
+        return self._task
+
+    def stop(self) -> None:
+        """Cancel the calls in flight; finished candidates stay, and the run resumes later."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            self.say("stopped; finished candidates are kept and the run resumes from here")
+
+    async def step(self) -> list[Candidate]:
+        """Evolve one generation and wait for it (for notebook cells: `await ex.step()`)."""
+        return await self.run(1)
+
+    async def run(self, generations: int = 1) -> list[Candidate]:
+        return await self.start(generations)
+
+    async def _run(self, generations: int) -> list[Candidate]:
+        out: list[Candidate] = []
+        try:
+            await self.session.client_async()
+            for _ in range(generations):
+                g = self.evolution.next_generation()
+                self.say(f"generation {g}: evolving {self.store.seed_count()} pool members")
+                async for cand in self.evolution.step():
+                    out.append(cand)
+                    if self.maps is not None:
+                        self.maps.add(cand)
+                    now = time.monotonic()
+                    if now - self._last_status >= STATUS_EVERY:
+                        self._last_status = now
+                        self.refresh()
+                    if self.maps is not None and now - self._last_map >= MAP_EVERY:
+                        self._last_map = now
+                        await self.maps.flush()
+                stats = self.store.count_generation(g)
+                self.say(f"generation {g} done: {stats.accepted} accepted, "
+                         f"{sum(stats.rejected.values())} rejected, {stats.failed} failed")
+                if self.maps is not None:
+                    await self.maps.flush()
+        finally:
+            self._running_since = None
+            self.refresh()
+        return out
+
+    async def wait_for_map(self, timeout: float = 600) -> None:
+        """For notebooks run top to bottom: block until the map has been drawn."""
+        if self.maps is not None:
+            await self.maps.wait(timeout)
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        with contextlib.suppress(Exception):
+            self.session.close()

@@ -1,0 +1,97 @@
+"""The panel's settings form, to and from the run's settings: pure functions.
+
+The form is widget state (a JSON dict a notebook saves). Decoding starts from the settings
+in force and changes only what the form shows, so whatever was set from code and the form
+does not show (markers, sampling of other roles, max tokens, stop sequences) survives a
+change made in the form. Nothing here may carry an API key: only the *name* of its variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ..config import RunConfig
+from ..errors import ConfigError
+from ..rules import RULE_IDS
+from ..session import Endpoint
+
+__all__ = ["decode_settings", "encode_settings"]
+
+#: Roles whose temperature the form's single "temperature" field sets.
+TEMPERATURE_ROLES = ("evolver", "answerer")
+
+
+def encode_settings(config: RunConfig, endpoint: Endpoint,
+                    operators: Sequence[str]) -> dict[str, Any]:
+    """The form's state for these settings."""
+    return {
+        "seed": config.seed,
+        "temperature": config.sampling["evolver"].temperature,
+        "concurrency": endpoint.calls_in_flight,
+        "base_url": endpoint.base_url or "",
+        "model": endpoint.model or "",
+        "rules": {r: config.rules.is_on(r) for r in RULE_IDS},
+        "sorry_max_words": config.rules.sorry_max_words,
+        "copied_ngram": config.rules.copied_ngram,
+        "judge_difficulty": config.judge_difficulty,
+        "weights": {op: float(config.operator_weights.get(op, 1.0)) for op in operators},
+        "max_tokens": {role: s.max_tokens for role, s in config.sampling.items()},
+    }
+
+
+def _number(form: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = form.get(key, default)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"settings field {key!r}: {value!r} is not a number") from None
+
+
+def decode_settings(form: Mapping[str, Any], config: RunConfig, endpoint: Endpoint,
+                    operators: Sequence[str]) -> tuple[RunConfig, Endpoint]:
+    """The settings the form asks for, starting from those in force (validated)."""
+    rules_on = form.get("rules")
+    rules = config.rules
+    if isinstance(rules_on, Mapping):
+        unknown = [r for r in rules_on if r not in RULE_IDS]
+        if unknown:
+            raise ConfigError(f"settings field 'rules': unknown rule(s) {unknown}")
+        enabled = tuple(r for r in RULE_IDS
+                        if rules_on.get(r, rules.is_on(r)) or r == "rewrite_invalid")
+        rules = replace(rules, enabled=enabled)
+    rules = replace(rules,
+                    sorry_max_words=_number(form, "sorry_max_words", int,
+                                            rules.sorry_max_words),
+                    copied_ngram=_number(form, "copied_ngram", int, rules.copied_ngram))
+
+    sampling = dict(config.sampling)
+    temperature = _number(form, "temperature", float, sampling["evolver"].temperature)
+    for role in TEMPERATURE_ROLES:
+        sampling[role] = replace(sampling[role], temperature=temperature)
+    for role, n in (form.get("max_tokens") or {}).items():
+        if role not in sampling:
+            raise ConfigError(f"settings field 'max_tokens': unknown role {role!r}")
+        n = _number({"n": n}, "n", int, 0)
+        if n < 1:
+            raise ConfigError(f"settings field 'max_tokens.{role}': must be >= 1")
+        sampling[role] = replace(sampling[role], max_tokens=n)
+
+    weights = {op: _number(form.get("weights") or {}, op, float, 1.0)
+               for op in (form.get("weights") or {})}
+    if all(w == 1.0 for w in weights.values()):
+        weights = {}  # uniform: the paper's choice, and what a fresh run stores
+    new_config = replace(config, seed=_number(form, "seed", int, config.seed), rules=rules,
+                         sampling=sampling, operator_weights=weights,
+                         judge_difficulty=bool(form.get("judge_difficulty",
+                                                        config.judge_difficulty)))
+    new_config.weights_for(list(operators))
+
+    concurrency = _number(form, "concurrency", int, endpoint.calls_in_flight)
+    new_endpoint = replace(endpoint, base_url=(form.get("base_url") or None),
+                           model=(form.get("model") or None),
+                           concurrency=max(1, concurrency))
+    if new_endpoint.concurrency == endpoint.calls_in_flight and endpoint.concurrency is None:
+        new_endpoint = replace(new_endpoint, concurrency=None)  # keep "the default"
+    return new_config, new_endpoint

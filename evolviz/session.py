@@ -1,0 +1,259 @@
+"""A run session: the one place that wires up a run, for the CLI and the panel alike.
+
+Before this module the CLI and the panel each resolved the endpoint, started the local
+model, picked the sampling preset, built the client, cache, store and engine in their own
+way, and a run made by one could not be reopened by the other. Now both ask a
+`RunSession`, which:
+
+- resolves the endpoint: an explicit base URL (its key read from an environment variable
+  when a call is made, never stored), else the embedded local model;
+- picks the sampling preset that suits it (`DEFAULT_SAMPLING` or the local model's);
+- builds the store, the response cache, the client and the `Evolution`, and closes them;
+- rebuilds (and closes) the client when the endpoint or the concurrency changes;
+- reopens a stored run from the store alone (`RunSession.open`): seeds, settings and
+  templates all come from the store, so continuing it is exactly `evolviz run` continuing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .calls import ROLES, Sampling
+from .config import DEFAULT_SAMPLING, RunConfig
+from .engine import Evolution
+from .errors import ConfigError, StoreError
+from .llm import LLMClient
+from .store import ResponseCache, RunStore
+from .templates import TemplateSet
+
+__all__ = ["Endpoint", "RunSession", "default_sampling", "stored_templates"]
+
+#: Model name used when an explicit endpoint is given without one.
+DEFAULT_REMOTE_MODEL = "gpt-4o-mini"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where LLM calls go. `base_url=None` means the embedded local model.
+
+    Holds the *name* of the variable with the API key, never the key: this object is shown
+    in the panel and its settings are saved with notebooks.
+    """
+
+    base_url: str | None = None
+    model: str | None = None
+    role_models: Mapping[str, str] = field(default_factory=dict)
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int | None = None
+    timeout: float = 120.0
+    retries: int = 5
+
+    def __post_init__(self) -> None:
+        unknown = [r for r in self.role_models if r not in ROLES]
+        if unknown:
+            raise ConfigError(f"models given for unknown role(s) {unknown}; roles are "
+                              f"{list(ROLES)}")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise ConfigError("concurrency must be >= 1")
+        if self.timeout <= 0:
+            raise ConfigError("timeout must be > 0 seconds")
+        if self.retries < 0:
+            raise ConfigError("retries must be >= 0")
+
+    @property
+    def local(self) -> bool:
+        return not self.base_url
+
+    @property
+    def calls_in_flight(self) -> int:
+        # The local model serves one request at a time: more in flight only queue there.
+        return self.concurrency or (2 if self.local else 8)
+
+    def describe(self) -> str:
+        return "the embedded local model" if self.local else str(self.base_url)
+
+
+def default_sampling(endpoint: Endpoint) -> dict[str, Sampling]:
+    """The sampling preset for an endpoint: the local 135M model wants shorter outputs."""
+    if endpoint.local:
+        from .local_model import LOCAL_SAMPLING
+
+        return dict(LOCAL_SAMPLING)
+    return dict(DEFAULT_SAMPLING)
+
+
+def stored_templates(store: RunStore) -> TemplateSet:
+    """The templates a stored run was made with; the built-ins for a store that predates
+    storing them (checked against the operators it names)."""
+    fields = store.get_meta("templates")
+    if fields:
+        return TemplateSet.from_fields(fields, origin=f"{store.path}")
+    templates = TemplateSet.load()
+    names = store.get_meta("operators") or []
+    missing = [n for n in names if n not in templates.operators]
+    if missing:
+        raise StoreError(f"{store.path}: made with operator template(s) {missing} that this "
+                         f"store does not hold; pass templates=... (the folder it used)")
+    return templates
+
+
+Notify = Callable[[str], None]
+
+
+class RunSession:
+    """A store, its cache, a client and an engine, built together and closed together."""
+
+    def __init__(
+        self,
+        store: str | Path | None = None,
+        *,
+        seeds: Sequence[Any] | None = None,
+        config: RunConfig | None = None,
+        templates: TemplateSet | None = None,
+        endpoint: Endpoint | None = None,
+        notify: Notify | None = None,
+    ):
+        self.endpoint = endpoint or Endpoint()
+        if store is None:
+            store = Path(tempfile.mkdtemp(prefix="evolviz-")) / "run.db"
+        self.store_path = str(store)
+        self.notify = notify or (lambda _message: None)
+        self.store = RunStore(store)
+        try:
+            self.cache = ResponseCache(store)
+            if config is None:
+                config = RunConfig(sampling=default_sampling(self.endpoint))
+            self.evolution = Evolution(self.store, None, templates or TemplateSet.load(),
+                                       config, seeds=seeds)
+        except BaseException:
+            self.store.close()
+            raise
+        self.local: Any = None
+        self._client: LLMClient | None = None
+
+    @classmethod
+    def open(cls, store: str | Path, *, endpoint: Endpoint | None = None,
+             templates: TemplateSet | None = None, config: RunConfig | None = None,
+             notify: Notify | None = None) -> RunSession:
+        """Reopen a stored run, made by the CLI or the panel, from the store alone."""
+        path = Path(store)
+        if not path.exists():
+            raise StoreError(f"{path}: no such run store")
+        with RunStore(path, create=False, readonly=True) as peek:
+            if not peek.has_seeds():
+                raise StoreError(f"{path}: the store holds no seeds yet, so no run to open")
+            stored = peek.get_meta("config")
+            stored_config = RunConfig.from_dict(stored) if stored else None
+            stored_set = templates or stored_templates(peek)
+        return cls(path, config=config or stored_config, templates=stored_set,
+                   endpoint=endpoint, notify=notify)
+
+    @staticmethod
+    def has_run(store: str | Path) -> bool:
+        """Whether `store` is a run store that holds a run (seeds at least)."""
+        path = Path(store)
+        if not path.exists() or path.stat().st_size == 0:
+            return False
+        with RunStore(path, create=False, readonly=True) as peek:
+            return peek.has_seeds()
+
+    # -- settings ------------------------------------------------------------------------
+
+    @property
+    def config(self) -> RunConfig:
+        return self.evolution.config
+
+    @property
+    def templates(self) -> TemplateSet:
+        return self.evolution.templates
+
+    @property
+    def client(self) -> LLMClient | None:
+        return self._client
+
+    def configure(self, *, config: RunConfig | None = None,
+                  templates: TemplateSet | None = None,
+                  endpoint: Endpoint | None = None) -> None:
+        """New settings from the next generation on; a new endpoint or concurrency closes
+        the old client (its connections) and a new one is built before the next call."""
+        if endpoint is not None and endpoint != self.endpoint:
+            old, self.endpoint = self.endpoint, endpoint
+            self._drop_client()
+            base = config or self.config
+            if old.local != endpoint.local and dict(base.sampling) == default_sampling(old):
+                # The other kind of endpoint wants its own preset, unless sampling was set.
+                config = replace(base, sampling=default_sampling(endpoint))
+        self.evolution.configure(config=config, templates=templates)
+
+    def _drop_client(self) -> None:
+        old, self._client = self._client, None
+        if old is not None:
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().create_task(old.aclose())
+
+    # -- the client ----------------------------------------------------------------------
+
+    def build_client(self) -> LLMClient:
+        """The client for the current endpoint (starting the local model if that is it).
+
+        Blocking: starting the local model takes seconds; the panel calls it in a thread.
+        """
+        if self._client is not None:
+            return self._client
+        ep = self.endpoint
+        if ep.local:
+            from .local_model import shared_local_model
+
+            self.notify("starting the local model (SmolLM2-135M-Instruct)…")
+            self.local = shared_local_model()
+            url, api_key = self.local.base_url, "none"
+            model = ep.model or self.local.model_name
+            recover = self.local.recover
+        else:
+            url, api_key = str(ep.base_url), os.environ.get(ep.api_key_env)
+            model, recover = ep.model or DEFAULT_REMOTE_MODEL, None
+            self.local = None
+        models = {role: ep.role_models.get(role, model) for role in ROLES}
+        self._client = LLMClient(url, api_key=api_key, models=models,
+                                 concurrency=ep.calls_in_flight, timeout=ep.timeout,
+                                 max_retries=ep.retries, cache=self.cache, recover=recover)
+        self.evolution.configure(client=self._client)
+        return self._client
+
+    async def client_async(self) -> LLMClient:
+        if self._client is not None:
+            return self._client
+        return await asyncio.get_running_loop().run_in_executor(None, self.build_client)
+
+    def endpoint_label(self) -> str:
+        if self.endpoint.local:
+            return "local model" + (f" at {self.local.base_url}" if self.local else "")
+        return str(self.endpoint.base_url)
+
+    # -- closing -------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        self.close()
+
+    def close(self) -> None:
+        """Close the cache and the store (the client's sockets close with its loop)."""
+        with contextlib.suppress(Exception):
+            self.cache.close()
+        with contextlib.suppress(Exception):
+            self.store.close()
+
+    def __enter__(self) -> RunSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
