@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from .config import RunConfig, operator_plan
-from .errors import ConfigError, LLMCallError, StoreMismatchError
+from .errors import ConfigError, EndpointError, LLMCallError, StoreMismatchError
 from .llm import CallResult, LLMClient
 from .records import Candidate, GenerationStats, PoolMember
 from .rules import (
@@ -68,7 +68,8 @@ async def _call(ctx: _Ctx, cand: Candidate, name: str, role: str,
             seed=_call_seed(ctx.config.seed, cand.id, name),
         )
     except LLMCallError as e:
-        cand.calls[name] = e.result  # type: ignore[attr-defined]
+        if e.result is not None:
+            cand.calls[name] = e.result
         raise
     cand.calls[name] = result
     return result
@@ -128,6 +129,8 @@ async def evolve_candidate(
         await _evolve(ctx, cand, templates.operators[operator_name])
     except LLMCallError as e:
         cand.status, cand.error_class, cand.error = "failed", e.error_class, e.message[:2000]
+    except EndpointError:
+        raise  # every candidate would fail alike: the run stops, nothing is recorded
     except Exception as e:  # a bug must not take the generation down; it is recorded
         cand.status, cand.error_class = "failed", f"InternalError.{type(e).__name__}"
         cand.error = "".join(traceback.format_exception(e))[-4000:]

@@ -10,6 +10,7 @@
     │       ├── StoreVersionError  the store was written by a newer evolviz
     │       └── StoreMismatchError the store holds a run with other seeds or settings
     ├── LLMCallError               an LLM call failed after all its retries
+    ├── EndpointError              the endpoint refuses every call (401/403/404): stop now
     └── LocalModelError            the embedded local model server cannot be started or used
 
 An `InputError` always names the file, line or field at fault, because the person
@@ -18,8 +19,14 @@ reading it has to fix that exact spot.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .calls import CallResult
+
 __all__ = [
     "ConfigError",
+    "EndpointError",
     "EvolvizError",
     "InputError",
     "LLMCallError",
@@ -86,11 +93,31 @@ class LLMCallError(EvolvizError):
     a person can count failures by cause.
     """
 
-    def __init__(self, error_class: str, message: str, *, attempts: int = 1):
+    def __init__(self, error_class: str, message: str, *, attempts: int = 1,
+                 result: CallResult | None = None):
         super().__init__(f"{error_class}: {message}")
         self.error_class = error_class
         self.message = message
         self.attempts = attempts
+        #: The call's record (messages sent, retries, error), filed on the candidate.
+        self.result: CallResult | None = result
+
+
+class EndpointError(EvolvizError):
+    """The endpoint answered 401, 403 or 404: a wrong key, no access, or a wrong URL or model.
+
+    Every further call would fail the same way, so the run stops at once (CLI exit 1)
+    instead of failing every candidate; nothing is recorded for the calls it stopped.
+    """
+
+    def __init__(self, base_url: str, status: int, detail: str):
+        hint = {401: "check the API key (--api-key-env names its variable)",
+                403: "the key has no access to this model or endpoint",
+                404: "check --base-url and the model name"}.get(status, "")
+        super().__init__(f"{base_url}: HTTP {status}: {detail[:300]}"
+                         + (f" ({hint})" if hint else ""))
+        self.base_url = base_url
+        self.status = status
 
 
 class LocalModelError(EvolvizError):

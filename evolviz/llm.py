@@ -23,7 +23,7 @@ from typing import Any
 import openai
 
 from .calls import ROLES, CallResult, Sampling
-from .errors import LLMCallError
+from .errors import EndpointError, LLMCallError
 from .store.cache import ResponseCache
 
 __all__ = [
@@ -63,6 +63,10 @@ class TokenCounter:
 
     def total(self) -> int:
         return sum(self.prompt.values()) + sum(self.completion.values())
+
+
+#: Statuses that say every call will fail alike (key, access, URL or model): stop the run.
+FATAL_STATUSES = frozenset({401, 403, 404})
 
 
 class _Retryable(Exception):
@@ -123,6 +127,7 @@ class LLMClient:
         rng: random.Random | None = None,
         send_seed: bool = True,
         recover: Callable[[], Awaitable[str | None]] | None = None,
+        transport: Any = None,
     ):
         if isinstance(models, str):
             models = dict.fromkeys(ROLES, models)
@@ -145,6 +150,9 @@ class LLMClient:
         # the retry: the local model uses it to restart its server. It may return a new
         # base URL. One recovery at a time; calls that failed before it just retry.
         self.recover = recover
+        # A test seam: an HTTP transport object (e.g. evolviz.testing.ScriptedTransport's)
+        # used instead of sockets. Production code never passes one.
+        self.transport = transport
         self.recoveries = 0
         self._recover_lock: asyncio.Lock | None = None
         self.tokens = TokenCounter()
@@ -172,7 +180,8 @@ class LLMClient:
                 max_retries=0,
                 timeout=self.timeout,
                 http_client=openai.DefaultAsyncHttpxClient(
-                    limits=_http_limits(self.concurrency + 4), timeout=self.timeout),
+                    limits=_http_limits(self.concurrency + 4), timeout=self.timeout,
+                    **({"transport": self.transport} if self.transport is not None else {})),
             )
         assert self._semaphore is not None
         return self._client, self._semaphore
@@ -244,6 +253,9 @@ class LLMClient:
             except openai.APIStatusError as e:
                 if e.status_code in (408, 409):
                     last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}")
+                elif e.status_code in FATAL_STATUSES:
+                    self.tokens.failed_calls += 1
+                    raise EndpointError(self.base_url, e.status_code, e.message) from None
                 else:
                     # 400/401/403/404/422: retrying the same request cannot help.
                     return self._fail(result, started, "BadRequest",
@@ -337,9 +349,7 @@ class LLMClient:
         result.error_class = error_class
         result.error = message[:2000]
         self.tokens.failed_calls += 1
-        err = LLMCallError(error_class, message, attempts=result.attempts)
-        err.result = result  # type: ignore[attr-defined]
-        raise err
+        raise LLMCallError(error_class, message, attempts=result.attempts, result=result)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -14,7 +14,8 @@ from evolviz.testing.evol_responder import EvolResponder
 from evolviz.testing.synthetic import synthetic_instructions
 
 ROOT = Path(__file__).resolve().parents[1]
-REFDATA = Path(os.environ.get("EVOLVIZ_REFDATA", ROOT.parent / "shared" / "refdata"))
+# The variable the product reads and .ci/test.sh sets; the default is where CI puts it.
+REFDATA = Path(os.environ.get("EVOLVIZ_REFERENCE_DIR") or ROOT.parent / "shared" / "refdata")
 
 make_seeds = synthetic_instructions
 
@@ -40,6 +41,14 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None):
     return subprocess.run([sys.executable, "-m", "evolviz", *args], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})},
                           cwd=ROOT)
+
+
+def pytest_sessionstart(session):
+    """Under CI the reference data must be there: a test that needs it skipping quietly
+    would let a broken path pass as green."""
+    if os.environ.get("CI") and not REFDATA.exists():
+        raise pytest.UsageError(f"CI: reference data not found at {REFDATA} "
+                                f"(set EVOLVIZ_REFERENCE_DIR)")
 
 
 def pytest_collection_modifyitems(config, items):

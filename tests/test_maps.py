@@ -1,5 +1,5 @@
 """Reference sets on the real messy files, the reference map, a run drawn on it, and the CLI
-entry. Uses ../shared/refdata (or $EVOLVIZ_REFDATA) and skips cleanly without it.
+entry. Uses ../shared/refdata (or $EVOLVIZ_REFERENCE_DIR) and skips cleanly without it.
 
 The map tests share one fitted map of 300 Alpaca + 300 ShareGPT texts (module fixture).
 Embeddings go to the normal evolviz cache ($EVOLVIZ_CACHE_DIR or ~/.cache/evolviz), so
@@ -9,7 +9,6 @@ only the first run on a machine pays for embedding them (about 40 s on 2 cores).
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -19,8 +18,8 @@ import pytest
 from evolviz import references
 from evolviz.references import find_references, load_alpaca, load_sharegpt
 
-REFDATA = Path(os.environ.get("EVOLVIZ_REFDATA")
-               or Path(__file__).resolve().parents[2] / "shared" / "refdata")
+from conftest import REFDATA
+
 needs_refdata = pytest.mark.skipif(not (REFDATA / "alpaca").is_dir(),
                                    reason=f"no reference data at {REFDATA}")
 SAMPLE = 300

@@ -4,7 +4,6 @@ test that no input makes the loader crash with anything but SeedFileError."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,9 @@ from hypothesis import strategies as st
 from evolviz.errors import ConfigError, SeedFileError
 from evolviz.seeds import Seed, SeedLoad, load_seeds
 
+from conftest import REFDATA
+
 REPO = Path(__file__).resolve().parents[1]
-REFDATA = Path(
-    os.environ.get("EVOLVIZ_REFDATA")
-    or Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
-)
 
 
 def write_jsonl(path: Path, rows: list[object]) -> Path:
@@ -33,7 +30,7 @@ def reasons(load: SeedLoad) -> dict[int, str]:
 def refdata_file(name: str) -> Path:
     """Find a reference file by name, in the folder or one level below it."""
     if not REFDATA.is_dir():
-        pytest.skip(f"reference data not found at {REFDATA} (set EVOLVIZ_REFDATA)")
+        pytest.skip(f"reference data not found at {REFDATA} (set EVOLVIZ_REFERENCE_DIR)")
     for candidate in (REFDATA / name, *REFDATA.glob(f"*/{name}")):
         if candidate.is_file():
             return candidate
