@@ -8,6 +8,7 @@ import http.server
 import json
 import threading
 from dataclasses import replace
+from typing import ClassVar
 
 import pytest
 
@@ -105,9 +106,9 @@ async def test_the_plan_of_a_started_generation_survives_a_weight_change(tmp_pat
 
 class _StatusHandler(http.server.BaseHTTPRequestHandler):
     status = 401
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
-    def do_POST(self):  # noqa: N802 - http.server's naming
+    def do_POST(self):
         length = int(self.headers.get("content-length") or 0)
         self.rfile.read(length)
         type(self).hits.append(self.path)
