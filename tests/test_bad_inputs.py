@@ -89,3 +89,26 @@ def test_export_never_leaves_a_half_file(tmp_path, good_store):
     out.write_text("previous export")
     r = run_cli("export", str(good_store), "--format", "nope", "-o", str(out))
     assert r.returncode == 2 and out.read_text() == "previous export"
+
+
+@pytest.mark.parametrize("damage", ["schema_page", "truncated"])
+def test_a_corrupt_store_is_refused_by_every_command_and_left_byte_identical(
+        damage, tmp_path, good_store, fake_llm):
+    """What docs/reliability.md promises: refused with a clear message, never written."""
+    data = bytearray(good_store.read_bytes())
+    if damage == "schema_page":
+        data[100:4096] = b"\xff" * (4096 - 100)  # wreck the schema page, keep the magic
+    else:
+        data = data[: len(data) // 3]
+    good_store.write_bytes(bytes(data))
+    before = good_store.read_bytes()
+    for args in (["show", str(good_store)], ["check", str(good_store)],
+                 ["export", str(good_store), "--format", "jsonl", "-o",
+                  str(tmp_path / "x.jsonl")]):
+        r = run_cli(*args)
+        assert r.returncode != 0, (args, r.stdout)
+        assert str(good_store) in r.stderr + r.stdout, (args, r.stderr)
+    r = run(ROOT / "seeds" / "tiny.txt", good_store, fake_llm)
+    assert r.returncode in (1, 2) and str(good_store) in r.stderr, r.stderr
+    assert good_store.read_bytes() == before
+    assert not (tmp_path / "x.jsonl").exists()

@@ -1,6 +1,9 @@
-"""Every benchmark runs in its quick mode, so none rots. (Their numbers are read by people,
-in docs/benchmarks.md; here only that they run and print their table.)"""
+"""Every benchmark runs in its quick mode, so none rots. Their numbers are read by people
+(docs/benchmarks.md); here each must print its table with real measurements in it: the
+table's header and, below it, rows of finite numbers, some of them non-zero."""
 
+import math
+import re
 import subprocess
 import sys
 
@@ -26,4 +29,10 @@ def test_benchmark_quick_mode(script):
     r = subprocess.run([sys.executable, str(path), "--quick"], cwd=ROOT, capture_output=True,
                        text=True, timeout=900)
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
-    assert QUICK[script] in r.stdout, r.stdout[-3000:]
+    out = r.stdout
+    assert QUICK[script] in out, out[-3000:]
+    below = out[out.index(QUICK[script]):]
+    numbers = [float(x) for x in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])", below)]
+    assert len(numbers) >= 3, f"no measurements under the table header:\n{below[:2000]}"
+    assert all(math.isfinite(x) for x in numbers) and any(x > 0 for x in numbers), below[:2000]
+    assert "nan" not in below.lower().split(), below[:2000]

@@ -195,7 +195,9 @@ async def test_reapply_rules_changes_thresholds_without_llm_calls(tmp_path):
         marked = RunConfig(seed=7, rules=RuleConfig(extra_markers=("step",)))
         for c in evo.store.candidates():
             again = reapply_rules(c, strict, evo.templates)
-            assert again.status in ("accepted", "rejected")
+            failing = [v for v in again.verdicts if not v.passed]
+            assert again.status == ("rejected" if failing else c.status)
+            assert again.rejected_by == (failing[0].rule if failing else c.rejected_by)
             flagged = reapply_rules(c, marked, evo.templates)
             if "step" in (c.instruction or "").lower():
                 assert flagged.status == "rejected"

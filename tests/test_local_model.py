@@ -356,7 +356,7 @@ def test_cli_one_generation_on_local_model(tmp_path: Path) -> None:
     assert len(cands) == 8
     assert sorted(c.parent_instruction for c in cands) == sorted(seeds)
     for c in cands:
-        assert c.status in ("accepted", "rejected", "failed"), c.status
+        assert (c.status == "failed") == (c.error_class is not None), c.id
         rewrite = c.calls["rewrite"]
         assert any(c.parent_instruction in m["content"] for m in rewrite.messages), c.id
         assert rewrite.model == DEFAULT_MODEL_ALIAS

@@ -60,9 +60,12 @@ async def test_filters_and_search_page_from_the_store(server, tmp_path):
     assert page["total"] == ex.store.conn.execute(
         "SELECT count(*) FROM candidates WHERE status='rejected'").fetchone()[0]
     assert len(page["rows"]) == min(3, page["total"])
-    ex.widget.query = {"text": "haiku", "offset": 0, "limit": 50}
-    assert all("haiku" in (r["instruction"] or "").lower() or "haiku" in r["id"]
-               for r in ex.widget.page["rows"])
+    ex.widget.query = {"text": "rain", "offset": 0, "limit": 50}
+    expected = {c.id for c in ex.store.candidates()
+                if "rain" in (c.instruction or "").lower() or "rain" in (c.answer or "").lower()}
+    assert expected, "the tiny seeds hold a poem about rain: something must match"
+    assert ex.widget.page["total"] == len(expected)
+    assert {r["id"] for r in ex.widget.page["rows"]} == expected
     assert set(ex.widget.options["generation"]) == {1, 2}
 
 

@@ -1,0 +1,55 @@
+"""The local model's server listens on 127.0.0.1 only: checked on the kernel's socket
+table, not on the URL we print (a server bound to 0.0.0.0 still answers on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from evolviz.local_model import BASE_URL_ENV, MODEL_ENV, shared_local_model
+
+LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp
+
+
+def listening_sockets(pid: int) -> list[tuple[str, int]]:
+    """(local address, port) of every TCP socket `pid` holds in LISTEN state, IPv4 and 6."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    out = []
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            local, state, inode = cols[1], cols[3], cols[9]
+            if state != LISTEN or inode not in inodes:
+                continue
+            hex_ip, hex_port = local.split(":")
+            if width == 8:
+                ip = ".".join(str(int(hex_ip[i:i + 2], 16)) for i in (6, 4, 2, 0))
+            else:
+                ip = "::1" if hex_ip == "0" * 24 + "01000000" else hex_ip
+            out.append((ip, int(hex_port, 16)))
+    return out
+
+
+@pytest.mark.slow
+def test_the_local_server_listens_on_loopback_only(monkeypatch):
+    monkeypatch.delenv(BASE_URL_ENV, raising=False)
+    monkeypatch.delenv(MODEL_ENV, raising=False)
+    lm = shared_local_model()
+    try:
+        assert lm.owned, "this test needs a server of its own, not one found running"
+        pid = lm.pid
+        sockets = listening_sockets(pid)
+        assert sockets, f"the server (pid {pid}) holds no listening socket"
+        assert all(ip == "127.0.0.1" for ip, _port in sockets), sockets
+        assert lm.port in {port for _ip, port in sockets}
+    finally:
+        lm.stop()
