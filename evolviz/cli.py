@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -95,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("-k", type=int, default=20, help="k-means clusters")
     m.add_argument("--seed", type=int, default=0)
 
+    x = sub.add_parser("explore", help="open a stored run in JupyterLab (its own notebook)")
+    x.add_argument("store", help="run store made by `evolviz run` or by a panel")
+    x.add_argument("--base-url", help="endpoint to continue on; default: the local model")
+    x.add_argument("--model", help="model for every role")
+    x.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                   help="environment variable holding the API key (never written anywhere)")
+    x.add_argument("--port", type=int, default=8888, help="JupyterLab's port")
+    x.add_argument("--no-launch", action="store_true",
+                   help="write the notebook and print its path; do not start JupyterLab")
+
     sl = sub.add_parser("serve-local", help="serve the embedded local model until Ctrl-C")
     sl.add_argument("--port", type=int)
 
@@ -116,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {
             "run": cmd_run, "show": cmd_show, "export": cmd_export, "check": cmd_check,
             "map": cmd_map, "serve-local": cmd_serve_local, "templates": cmd_templates,
+            "explore": cmd_explore,
         }[args.command]
         return handler(args)
     except InputError as e:
@@ -294,6 +306,27 @@ def cmd_map(args: argparse.Namespace) -> int:
         raise InputError(f"{args.store}: no such run store")
     return map_main(args.store, args.reference, args.output, sample=args.sample, k=args.k,
                     seed=args.seed)
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    """Write the run's notebook beside it and open it in JupyterLab on 127.0.0.1."""
+    from .explore_notebook import write_explore_notebook
+    from .session import RunSession
+
+    if not RunSession.has_run(args.store):
+        raise InputError(f"{args.store}: no run in this store (make one with `evolviz run`)")
+    notebook = write_explore_notebook(args.store, base_url=args.base_url, model=args.model,
+                                      api_key_env=args.api_key_env)
+    print(f"evolviz: notebook {notebook}")
+    if args.no_launch:
+        return 0
+    command = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.port={args.port}", f"--ServerApp.root_dir={notebook.parent}",
+               str(notebook)]
+    if hasattr(os, "getuid") and os.getuid() == 0:
+        command.append("--allow-root")  # containers run as root; JupyterLab refuses then
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
 def cmd_serve_local(args: argparse.Namespace) -> int:

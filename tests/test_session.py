@@ -235,3 +235,33 @@ def test_a_candidate_is_stored_once(tmp_path):
     assert again.status == "rejected" and again.rejected_by == "sorry_short_answer"
     assert again.instruction == "A harder a." and again.parent_instruction == "a"
     store.close()
+
+
+def test_evolviz_explore_writes_a_notebook_that_reopens_the_run(tmp_path, seeds_file):
+    import nbformat
+    from nbclient import NotebookClient
+
+    seeds = seeds_file(4)
+    with FakeOpenAIServer(EvolResponder()) as server:
+        cli_run(seeds, tmp_path / "r.db", server, 1)
+        r = run_cli("explore", str(tmp_path / "r.db"), "--no-launch",
+                    "--base-url", server.base_url, "--model", "fake-model",
+                    "--api-key-env", "EVZ_NOT_A_KEY")
+        assert r.returncode == 0, r.stderr
+        path = tmp_path / "r.explore.ipynb"
+        assert str(path) in r.stdout
+        text = path.read_text()
+        assert "Explorer.open('r.db'" in text and "EVZ_NOT_A_KEY" in text
+        book = nbformat.read(path, as_version=4)
+        book.cells[1].source = book.cells[1].source.replace(")\nex", ", maps=False)\nex")
+        NotebookClient(book, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = "".join(o.get("text", "") for c in book.cells if c.cell_type == "code"
+                  for o in c.get("outputs", []))
+    assert "GenerationStats(generation=1, pool_size=4" in out
+    # A second call keeps the notebook a person may have edited.
+    path.write_text(text.replace("reopened", "EDITED"))
+    assert run_cli("explore", str(tmp_path / "r.db"), "--no-launch").returncode == 0
+    assert "EDITED" in path.read_text()
+    r = run_cli("explore", str(tmp_path / "missing.db"), "--no-launch")
+    assert r.returncode == 2 and "missing.db" in r.stderr
