@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .store.embedding_cache import EmbeddingCache
 
 __all__ = [
     "DIM",
@@ -38,7 +39,6 @@ __all__ = [
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DIM = 384
-_LOOKUP_CHUNK = 500  # SQLite's default limit on bound parameters is 999 (older builds)
 
 ProgressFn = Callable[[int, int], None]
 
@@ -89,7 +89,7 @@ class Encoder:
         self._model: Any = None
         self._lock = threading.RLock()
         self._memory: dict[bytes, np.ndarray] = {}
-        self._db: sqlite3.Connection | None = None
+        self._db: EmbeddingCache | None = None
         if cache_dir is False:
             self.cache_path: Path | None = None
         else:
@@ -97,14 +97,7 @@ class Encoder:
                     else default_cache_root() / "embeddings")
             root.mkdir(parents=True, exist_ok=True)
             self.cache_path = root / "embeddings.sqlite"
-            self._db = sqlite3.connect(str(self.cache_path), isolation_level=None,
-                                       check_same_thread=False, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS emb (model TEXT NOT NULL, key BLOB NOT NULL, "
-                "vec BLOB NOT NULL, PRIMARY KEY (model, key)) WITHOUT ROWID"
-            )
+            self._db = EmbeddingCache(self.cache_path)
 
     # -- public ------------------------------------------------------------------------
 
@@ -166,33 +159,18 @@ class Encoder:
         rest = [k for k in keys if k not in found]
         if self._db is None or not rest:
             return found
-        for start in range(0, len(rest), _LOOKUP_CHUNK):
-            chunk = rest[start:start + _LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, vec FROM emb WHERE model=? AND key IN ({marks})",
-                [self.model_id, *chunk],
-            )
-            for key, blob in rows:
-                vec = np.frombuffer(blob, dtype=np.float32)
-                if vec.shape == (DIM,):
-                    found[bytes(key)] = vec
+        for key, blob in self._db.lookup(self.model_id, rest):
+            vec = np.frombuffer(blob, dtype=np.float32)
+            if vec.shape == (DIM,):
+                found[key] = vec
         return found
 
     def _store(self, vectors: dict[bytes, np.ndarray]) -> None:
         if self._db is None:
             self._memory.update(vectors)
             return
-        rows = [(self.model_id, k, np.ascontiguousarray(v, dtype=np.float32).tobytes())
-                for k, v in vectors.items()]
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany("INSERT OR REPLACE INTO emb (model, key, vec) VALUES (?,?,?)",
-                                 rows)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+        self._db.put(self.model_id, ((k, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                                     for k, v in vectors.items()))
 
     # -- model -------------------------------------------------------------------------
 
