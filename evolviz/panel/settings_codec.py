@@ -80,6 +80,7 @@ def decode_settings(form: Mapping[str, Any], config: RunConfig, endpoint: Endpoi
 
     weights = {op: _number(form.get("weights") or {}, op, float, 1.0)
                for op in (form.get("weights") or {})}
+    replace(config, operator_weights=weights).weights_for(list(operators))  # names, values
     if all(w == 1.0 for w in weights.values()):
         weights = {}  # uniform: the paper's choice, and what a fresh run stores
     new_config = replace(config, seed=_number(form, "seed", int, config.seed), rules=rules,

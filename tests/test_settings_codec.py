@@ -1,0 +1,79 @@
+"""The panel's settings form to and from the run's settings, with no widget at all."""
+
+from dataclasses import replace
+
+import pytest
+
+from evolviz.config import RunConfig
+from evolviz.errors import ConfigError
+from evolviz.panel.settings_codec import decode_settings, encode_settings
+from evolviz.rules import RuleConfig
+from evolviz.session import Endpoint
+from evolviz.templates import TemplateSet
+
+OPS = list(TemplateSet.load().operators)
+
+
+def roundtrip(config, endpoint, **form_changes):
+    form = {**encode_settings(config, endpoint, OPS), **form_changes}
+    return decode_settings(form, config, endpoint, OPS)
+
+
+def test_an_unchanged_form_changes_nothing():
+    config = RunConfig(seed=4, rules=RuleConfig(extra_markers=("#Twist#",), copied_ngram=5))
+    endpoint = Endpoint(base_url="http://127.0.0.1:9/v1", model="m")
+    assert roundtrip(config, endpoint) == (config, endpoint)
+
+
+def test_what_the_form_does_not_show_survives_a_change():
+    config = RunConfig(rules=RuleConfig(extra_markers=("#Twist#", "new riddle")))
+    judge = replace(config.sampling["judge"], stop=("\n",), top_p=0.5)
+    config = config.with_(sampling={**config.sampling, "judge": judge})
+    new, _ = roundtrip(config, Endpoint(), temperature=0.2, sorry_max_words=40)
+    assert new.rules.extra_markers == ("#Twist#", "new riddle")  # dropped before the codec
+    assert new.sampling["judge"] == judge  # the judge's own temperature is not the form's
+    assert new.sampling["evolver"].temperature == new.sampling["answerer"].temperature == 0.2
+    assert new.rules.sorry_max_words == 40
+
+
+def test_rules_weights_and_max_tokens_decode():
+    config = RunConfig()
+    form = encode_settings(config, Endpoint(), OPS)
+    form["rules"] = {**form["rules"], "copied_prompt_wording": False, "rewrite_invalid": False}
+    form["weights"] = {**form["weights"], "mutation": 0.0}
+    form["max_tokens"] = {"answerer": 99}
+    new, _ = decode_settings(form, config, Endpoint(), OPS)
+    assert not new.rules.is_on("copied_prompt_wording")
+    assert new.rules.is_on("rewrite_invalid")  # cannot be switched off
+    assert new.operator_weights["mutation"] == 0.0
+    assert new.sampling["answerer"].max_tokens == 99
+    all_uniform, _ = roundtrip(config, Endpoint())
+    assert all_uniform.operator_weights == {}  # uniform is stored as "the paper's default"
+
+
+def test_the_endpoint_keeps_its_default_concurrency_unless_changed():
+    ep = Endpoint()
+    assert roundtrip(RunConfig(), ep)[1].concurrency is None
+    assert roundtrip(RunConfig(), ep, concurrency=5)[1].concurrency == 5
+    remote = roundtrip(RunConfig(), ep, base_url="http://127.0.0.1:1/v1", model="x")[1]
+    assert remote.base_url == "http://127.0.0.1:1/v1" and remote.model == "x"
+    assert remote.api_key_env == "OPENAI_API_KEY"
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("seed", "abc", "'seed'"),
+    ("temperature", None, "'temperature'"),
+    ("max_tokens", {"answerer": 0}, "max_tokens.answerer"),
+    ("max_tokens", {"poet": 5}, "unknown role"),
+    ("rules", {"no_such_rule": True}, "unknown rule"),
+    ("weights", {"no_such_operator": 1.0}, "unknown operator"),
+])
+def test_bad_fields_are_refused_naming_the_field(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        roundtrip(RunConfig(), Endpoint(), **{field: value})
+
+
+def test_no_key_in_the_form(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-PLANTED-codec")
+    form = encode_settings(RunConfig(), Endpoint(base_url="http://127.0.0.1:1/v1"), OPS)
+    assert "sk-PLANTED" not in repr(form)
