@@ -85,7 +85,8 @@ def run(work: Path) -> int:
 
     from evolviz import diversity
     from evolviz.embeddings import Encoder
-    from evolviz.maps import ReferenceMap, _fit_tsne
+    from evolviz.maps import ReferenceMap
+    from evolviz.maps.fitting import fit_tsne as _fit_tsne
     from evolviz.references import find_references, load_alpaca
 
     per_set = 300 if args.quick else 1000

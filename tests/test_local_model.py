@@ -24,7 +24,6 @@ import httpx
 import openai
 import pytest
 
-from evolviz import local_model as lm_mod
 from evolviz.errors import LocalModelError
 from evolviz.llm import ROLES
 from evolviz.local_model import (
@@ -37,6 +36,7 @@ from evolviz.local_model import (
     model_alias_for,
     shared_local_model,
 )
+from evolviz.local_model import weights as lm_mod
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -307,8 +307,7 @@ def test_server_goes_away_with_its_owner(tmp_path: Path, how: str) -> None:
 
 @pytest.mark.slow
 def test_serve_local_main_prints_the_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    code = "import sys; from evolviz.local_model import serve_local_main; " \
-           "sys.exit(serve_local_main(None))"
+    code = "import sys; from evolviz.cli import main; sys.exit(main(['serve-local']))"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=_child_env())
     try:

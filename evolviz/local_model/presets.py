@@ -1,0 +1,42 @@
+"""Context size, stop strings and per-role sampling tuned for SmolLM2-135M on two cores.
+
+They live apart from the server code because the CLI and the panel pick them as a
+sampling preset for a run, whether or not this process starts the server.
+"""
+
+from __future__ import annotations
+
+from ..calls import Sampling
+
+__all__ = ["LOCAL_N_CTX", "LOCAL_SAMPLING", "LOCAL_STOP"]
+
+LOCAL_N_CTX = 2048
+"""Context window requested from the server.
+
+Evol-Instruct prompts are short (an operator template plus one instruction is about
+200-500 tokens) and answers are capped below, so 2,048 leaves room to spare while keeping
+the KV cache small (SmolLM2 was trained to 8,192, which would only cost memory here).
+"""
+
+LOCAL_STOP: tuple[str, ...] = ("<|im_end|>", "<|im_start|>")
+"""ChatML markers as stop strings. The GGUF's own chat template already ends a turn at
+``<|im_end|>`` (the server reads it as the EOS token); the strings are a second fence for a
+small model that sometimes writes the next turn's header itself."""
+
+LOCAL_SAMPLING: dict[str, Sampling] = {
+    "evolver": Sampling(temperature=0.7, max_tokens=160, stop=LOCAL_STOP),
+    "answerer": Sampling(temperature=0.7, max_tokens=256, stop=LOCAL_STOP),
+    "judge": Sampling(temperature=0.0, max_tokens=16, stop=LOCAL_STOP),
+}
+"""Per-role sampling that suits a 135M model on two CPU cores (about 100 tokens/s).
+
+- evolver 0.7 / 160: a rewrite should be the parent plus 10-20 words, so a few dozen
+  tokens; 160 leaves room for a rewrite with a small table or code input. A model that
+  rambles past it is cut off and the rewrite is rejected as truncated, which is exactly
+  the failure the elimination rules exist to show. 0.7 keeps the variety Evol-Instruct
+  needs; lower temperatures make SmolLM2 echo the parent, higher ones make it incoherent.
+- answerer 0.7 / 256: long enough for rules 2-3 (which look at length and content) to see
+  a real answer, short enough that one candidate costs seconds, not tens of seconds.
+- judge 0.0 / 16: the equality judge must answer "equal" or "not equal"; greedy decoding
+  makes that reply repeatable, and 16 tokens allow a short preamble before the words.
+"""
