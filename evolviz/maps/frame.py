@@ -12,13 +12,10 @@ import numpy as np
 import pandas as pd
 
 from .. import diversity
+from ..records import seed_text
 from .refmap import SEED_SOURCE, ReferenceMap
 
 __all__ = ["metrics_by_generation", "run_map", "seed_text"]
-
-
-def seed_text(instruction: str, input_: str) -> str:
-    return f"{instruction}\n\n{input_}" if input_ else instruction
 
 
 def run_map(store: Any, refmap: ReferenceMap, progress: bool = False) -> pd.DataFrame:

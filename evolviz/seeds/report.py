@@ -10,6 +10,7 @@ from dataclasses import field as dc_field
 from typing import Any
 
 from ..errors import SeedFileError
+from ..records import seed_text
 
 __all__ = [
     "BadRow", "Collector", "Record", "Seed", "SeedLoad", "SeedProblem", "clean", "json_type",
@@ -37,9 +38,7 @@ class Seed:
     @property
     def text(self) -> str:
         """The instruction and its input as one prompt, because evolving rewrites both."""
-        if self.input:
-            return f"{self.instruction}\n\n{self.input}"
-        return self.instruction
+        return seed_text(self.instruction, self.input)
 
 
 @dataclass
