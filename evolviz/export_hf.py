@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from .errors import InputError
 from .gates import GateConfig
+from .gates.dataset_stage import passed_gates
 from .gates.what_if import rejudged_candidates
 from .records import Candidate
 from .store import RunStore
@@ -48,12 +49,12 @@ _ROLE_OF_CALL = {"rewrite": "evolver", "equality": "judge", "difficulty": "judge
                  "answer": "answerer"}
 
 
-def _candidate_row(c: Candidate) -> dict[str, Any]:
+def _candidate_row(c: Candidate, gates: list[str]) -> dict[str, Any]:
     return {"id": c.id, "parent_id": c.parent_id, "seed_id": c.seed_id,
             "generation": c.generation, "slot": c.slot, "operator": c.operator,
             "instruction": c.instruction or "", "input": "", "output": c.answer or "",
             "parent_instruction": c.parent_instruction, "difficulty": c.difficulty,
-            "rules_passed": [v.rule for v in c.verdicts if v.passed],
+            "rules_passed": [v.rule for v in c.verdicts if v.passed] + gates,
             "models": json.dumps(c.models, sort_keys=True)}
 
 
@@ -110,10 +111,11 @@ def export_hf(store: RunStore, out: str | Path, *, include_seeds: bool = False,
                         "instruction": r["instruction"], "input": r["input"] or "",
                         "output": None, "parent_instruction": None,
                         "difficulty": r["difficulty"], "rules_passed": [], "models": "{}"})
+    gates = passed_gates(rejudge if rejudge is not None else _stored_gates(store))
     for c in _final(store, rejudge, rules_rejudge):
         stats.count(c)
         if c.status == "accepted":
-            shards.add(_candidate_row(c))
+            shards.add(_candidate_row(c, gates))
     names = shards.finish()
     if thumbnail is not None:
         shutil.copyfile(thumbnail, tmp / "map.png")

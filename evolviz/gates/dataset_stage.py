@@ -8,9 +8,7 @@ that decides the next pool: the earlier slot wins under any concurrency, a resum
 kill -9 judges exactly as an uninterrupted run, and a candidate rejected as a duplicate
 does not replace its parent.
 
-Order: `contaminated` first (the most serious), then `duplicate` (exact, then near). An
-accepted candidate gets a passing verdict from each gate that ran, so "the rules it
-passed" is in its record.
+Order: `contaminated` first (the most serious), then `duplicate` (exact, then near).
 """
 
 from __future__ import annotations
@@ -26,7 +24,17 @@ from .config import CONTAMINATED, DUPLICATE, GATE_RULES, GateConfig
 from .decontam import NgramIndex, load_index
 from .duplicates import ExactIndex, NearIndex, NearMatch
 
-__all__ = ["DatasetStage", "gate_generation", "pre_gate"]
+__all__ = ["DatasetStage", "gate_generation", "passed_gates", "pre_gate"]
+
+
+def passed_gates(config: GateConfig) -> list[str]:
+    """The gates an accepted candidate passed under `config`, in judging order."""
+    out = []
+    if config.decontaminate:
+        out.append(CONTAMINATED)
+    if config.dedup or config.near_dup is not None:
+        out.append(DUPLICATE)
+    return out
 
 
 def pre_gate(c: Candidate) -> Candidate:
@@ -91,11 +99,14 @@ class DatasetStage:
 
     def judge(self, cands: Sequence[Candidate]) -> list[Candidate]:
         """Judge one generation's candidates (any order in, slot order applied); returns
-        the candidates the stage judged, updated, and adds the kept ones to the dataset."""
+        the ones it rejects, re-recorded with the failing verdict, and adds the kept ones
+        to the dataset. A kept candidate's record is left as it was (no passing verdict
+        is written: that would rewrite every accepted row at every close); which gates
+        it passed follows from the run's GateConfig (`passed_gates`)."""
         todo = [pre_gate(c) for c in sorted(cands, key=lambda c: c.slot)]
         todo = [c for c in todo if c.status == "accepted"]
         if not todo or not self.config.active:
-            return todo if self.config.active else []
+            return []
         texts = [c.instruction or "" for c in todo]
         found = self.index.find_many(texts) if self.index is not None else [None] * len(todo)
         excludes = [self.ancestors(c) for c in todo]
@@ -123,16 +134,16 @@ class DatasetStage:
                         near = here
                 verdicts.append(v := self._duplicate(texts[i], near))
                 bad = None if v.passed else v
-            new = Candidate(**{**c.__dict__, "verdicts": verdicts})
             if bad is not None:
+                new = Candidate(**{**c.__dict__, "verdicts": verdicts})
                 new.status, new.rejected_by = "rejected", bad.rule
+                out.append(new)
             else:
                 self.exact.add(c.id, texts[i])
                 self._parent[c.id] = c.parent_id
                 kept_rows.append(i)
                 if current is not None:
                     current.add_many([c.id], vecs[i: i + 1])
-            out.append(new)
         if self.near is not None and kept_rows:
             self.near.add_many([todo[i].id for i in kept_rows], vecs[kept_rows])
         return out
