@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from evolviz.browse import what_if
 from evolviz.config import RunConfig
 from evolviz.engine import Evolution
 from evolviz.errors import ConfigError, InputError
@@ -347,6 +348,10 @@ def test_what_if_i_had_decontaminated_against_this_file(tmp_path):
         assert [c.status for c in s.candidates()] == [c.status for c in before]  # unchanged
         same = gates_what_if(s, GateConfig())
         undup = gates_what_if(s, GateConfig(dedup=False))
+        # The panel's rules what-if runs the gates after rules 2-4: with the run's own
+        # settings nothing changes (duplicates stay duplicates).
+        rules_same = what_if(s, RunConfig.from_dict(s.get_meta("config")), TemplateSet.load())
+        assert rules_same.total_changed == 0
     topic3 = [c for c in before if (c.instruction or "").startswith(
         "In depth: describe topic number 3")]
     accepted3 = [c for c in topic3 if c.status == "accepted"]
