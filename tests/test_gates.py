@@ -406,3 +406,25 @@ def test_near_index_blocks_agree_with_single_lookups():
     many = ix.nearest_many(q, excl, block=2)
     assert [m.of for m in many] == [ix.nearest(v, e).of for v, e in zip(q, excl, strict=True)]
     assert many[0].of == "c5" and many[1].of != "c9" and many[2].of == "c600"
+
+
+def test_cli_near_dup_names_the_nearest_and_its_score(tmp_path):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(s.instruction for s in dup_seeds(20)) + "\n")
+    store = tmp_path / "run.db"
+    with FakeOpenAIServer(DuplicatingResponder()) as server:
+        r = run_cli("run", str(seeds), "--store", str(store), "--generations", "2",
+                    "--base-url", server.base_url, "--model", "m", "--no-progress",
+                    "--near-dup", "0.97", env={"EVOLVIZ_CACHE_DIR": str(tmp_path / "c")})
+        assert r.returncode == 0, r.stderr
+    with RunStore(store, create=False) as s:
+        near = [c for c in s.candidates() if c.rejection and c.rejection.rule == "duplicate"
+                and c.rejection.detail["kind"] == "near"]
+        ids = {c.id for c in s.candidates()} | {r["id"] for r in s.seed_rows()}
+        assert RunConfig.from_dict(s.get_meta("config")).gates.near_dup == 0.97
+    # "topic number 1." and "topic number 5." differ by one token: near, not exact.
+    assert near, "no near duplicate among the topic instructions"
+    for c in near:
+        d = c.rejection.detail
+        assert d["of"] in ids and d["of"] != c.parent_id and 0.97 <= d["score"] <= 1.0
+        assert f"near duplicate of {d['of']} (cosine" in c.rejection.reason
