@@ -88,8 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hf: add the seeds as generation 0")
     e.add_argument("--thumbnail", metavar="PNG", help="hf: a map image for the dataset card")
     e.add_argument("--rejudge", action="store_true",
-                   help="hf: re-apply the dataset gates with the settings below (a what-if "
-                        "made explicit; without it the run's own verdicts are exported)")
+                   help="hf: re-judge with the rule/gate settings below, which replace the "
+                        "run's (a what-if made explicit; without it the run's own verdicts "
+                        "are exported)")
+    e.add_argument("--no-rule", action="append", default=[], metavar="NAME",
+                   help="hf with --rejudge: re-judge with this rule off (repeatable)")
+    e.add_argument("--sorry-max-words", type=int, help="hf with --rejudge: rule 2 threshold")
+    e.add_argument("--templates", help="hf with --rejudge: the run's template folder")
     _gate_args(e)
 
     c = sub.add_parser("check", help="verify a store's integrity")
@@ -344,8 +349,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export import export
     from .store import RunStore
 
-    gate_flags = (args.no_dedup or args.near_dup is not None or args.decontaminate
-                  or args.decontaminate_field or args.decontaminate_ngram != 13)
+    gates_given = (args.no_dedup or args.near_dup is not None or args.decontaminate
+                   or args.decontaminate_field or args.decontaminate_ngram != 13)
+    rules_given = args.no_rule or args.sorry_max_words is not None or args.templates
+    gate_flags = gates_given or rules_given
     if args.format != "hf":
         if args.include_seeds or args.thumbnail or args.rejudge or gate_flags:
             raise ConfigError("--include-seeds, --thumbnail, --rejudge and the gate "
@@ -354,15 +361,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise ConfigError("--format hf exports the dataset: rejected rows never go in "
                           "(use --format jsonl --include-rejected to study them)")
     elif gate_flags and not args.rejudge:
-        raise ConfigError("gate settings given without --rejudge: an export never "
+        raise ConfigError("rule or gate settings given without --rejudge: an export never "
                           "re-judges a run implicitly; add --rejudge to apply them")
     with RunStore(args.store, create=False) as store:
         if args.format == "hf":
-            from .export_hf import export_hf
+            from .export_hf import export_hf, rules_rejudger
 
-            rejudge = _gate_config(args)[0] if args.rejudge else None
+            # Gate settings given replace the run's; none given keeps the run's gates.
+            rejudge = _gate_config(args)[0] if args.rejudge and gates_given else None
+            rules = None
+            if rules_given:
+                rules = rules_rejudger(store, args.no_rule, args.sorry_max_words,
+                                       args.templates)
             n = export_hf(store, args.output, include_seeds=args.include_seeds,
-                          rejudge=rejudge, thumbnail=args.thumbnail)
+                          rejudge=rejudge, thumbnail=args.thumbnail, rules_rejudge=rules)
         else:
             n = export(store, args.format, args.output,
                        include_rejected=args.include_rejected)

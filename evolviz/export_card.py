@@ -41,7 +41,8 @@ def _code(text: Any) -> str:
 
 
 def dataset_card(store: RunStore, summary: dict[str, Any], *, rows: int, shards: list[str],
-                 include_seeds: bool, rejudge: GateConfig | None, rules_rejudged: bool,
+                 include_seeds: bool, rejudge: GateConfig | None,
+                 rules_rejudged: dict[str, Any] | None,
                  thumbnail: str | None) -> str:
     from .export_hf import now_iso
 
@@ -62,7 +63,7 @@ def dataset_card(store: RunStore, summary: dict[str, Any], *, rows: int, shards:
         "run_seed": config.get("seed"),
         "operator_weights": config.get("operator_weights"),
         "sampling": config.get("sampling"),
-        "rules": config.get("rules"),
+        "rules": rules_rejudged or config.get("rules"),
         "gates": gates,
         "benchmarks": store.get_meta("gate_benchmarks"),
         "per_generation": summary["per_generation"],

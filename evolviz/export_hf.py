@@ -33,7 +33,7 @@ from .gates.what_if import rejudged_candidates
 from .records import Candidate
 from .store import RunStore
 
-__all__ = ["SCHEMA", "export_hf"]
+__all__ = ["SCHEMA", "RulesRejudge", "export_hf", "rules_rejudger"]
 
 SHARD_ROWS = 100_000
 
@@ -123,13 +123,42 @@ def export_hf(store: RunStore, out: str | Path, *, include_seeds: bool = False,
 
     card = dataset_card(store, stats.summary(), rows=shards.n, shards=names,
                         include_seeds=include_seeds, rejudge=rejudge,
-                        rules_rejudged=rules_rejudge is not None,
+                        rules_rejudged=_rules_of(rules_rejudge),
                         thumbnail="map.png" if thumbnail is not None else None)
     (tmp / "README.md").write_text(card, encoding="utf-8")
     if out.exists():
         out.rmdir()
     tmp.replace(out)  # never leave a half-written export under the real name
     return shards.n
+
+
+class RulesRejudge:
+    """Rules 2-4 re-applied under other settings (`reapply_rules`), as a callable that
+    also says which settings, for the card."""
+
+    def __init__(self, config: Any, templates: Any):
+        self.config, self.templates = config, templates
+
+    def __call__(self, c: Candidate) -> Candidate:
+        from .engine import reapply_rules
+
+        return reapply_rules(c, self.config, self.templates)
+
+
+def rules_rejudger(store: RunStore, no_rule: list[str], sorry_max_words: int | None,
+                   templates_dir: str | None) -> RulesRejudge:
+    """The run's stored rules with these changes, for `export_hf(rules_rejudge=...)`."""
+    from dataclasses import replace
+
+    from .config import RunConfig
+    from .templates import TemplateSet
+
+    config = RunConfig.from_dict(store.get_meta("config") or {})
+    rules = config.rules
+    if sorry_max_words is not None:
+        rules = replace(rules, sorry_max_words=sorry_max_words)
+    return RulesRejudge(config.with_(rules=rules.without(no_rule)),
+                        TemplateSet.load(templates_dir))
 
 
 def _final(store: RunStore, rejudge: GateConfig | None,
@@ -140,6 +169,13 @@ def _final(store: RunStore, rejudge: GateConfig | None,
     config = rejudge if rejudge is not None else _stored_gates(store)
     for _, new in rejudged_candidates(store, config, rejudge=rules_rejudge):
         yield new
+
+
+def _rules_of(rejudge: Callable[[Candidate], Candidate] | None) -> dict[str, Any] | None:
+    if rejudge is None:
+        return None
+    config = getattr(rejudge, "config", None)
+    return config.rules.to_dict() if config is not None else {"custom": True}
 
 
 def _stored_gates(store: RunStore) -> GateConfig:

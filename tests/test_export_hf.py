@@ -167,3 +167,23 @@ def test_rejudging_is_explicit_and_recorded(run):
     assert len(ds) > len(plain)
     r = run_cli("export", str(store), "--format", "hf", "-o", str(out))
     assert r.returncode == 2 and "not empty" in r.stderr
+
+
+def test_rejudging_rules_keeps_the_runs_gates_and_says_so(run):
+    tmp, store, _ = run
+    out = tmp / "hf_rules"
+    r = run_cli("export", str(store), "--format", "hf", "-o", str(out), "--rejudge",
+                "--no-rule", "sorry_short_answer", "--no-rule", "stopwords_only_answer")
+    assert r.returncode == 0, r.stderr
+    ds = datasets.load_dataset(str(out))["train"]
+    with RunStore(store, create=False) as s:
+        cands = list(s.candidates())
+    answered_refusals = {c.id for c in cands if c.rejected_by in (
+        "sorry_short_answer", "stopwords_only_answer")}
+    assert answered_refusals and answered_refusals <= set(ds["id"])
+    contaminated = {c.id for c in cands if c.rejected_by == "contaminated"}
+    assert contaminated and not contaminated & set(ds["id"])  # the run's gates still apply
+    ev = card(out)[0]["evolviz"]
+    assert "sorry_short_answer" not in ev["rules"]["enabled"]
+    assert ev["rejudged"]["rules"]["enabled"] == ev["rules"]["enabled"]
+    assert ev["rejudged"]["gates"] is None and ev["gates"]["decontaminate_ngram"] == 6

@@ -122,9 +122,9 @@ class DatasetStage:
             verdicts = list(c.verdicts)
             bad = None
             if self.index is not None:
-                verdicts.append(bad := self._contaminated(found[i]))
-                if bad.passed:
-                    bad = None
+                v = self._contaminated(found[i])
+                verdicts.append(v)
+                bad = None if v.passed else v
             if bad is None and (self.config.dedup or self.near is not None):
                 near = None
                 if vecs is not None:
