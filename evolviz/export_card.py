@@ -40,6 +40,36 @@ def _code(text: Any) -> str:
     return f"`{s}`"
 
 
+def diversity(texts_by_generation: dict[int, list[str]]) -> dict[str, Any] | None:
+    """Diversity of the exported instructions, only when it is cheap: every one of them is
+    already in the embedding cache (a map of the run was drawn), so no model is loaded.
+    Otherwise None, and the card says how to get the numbers."""
+    from .diversity import mean_pairwise_cosine_distance, vendi_score
+    from .embeddings import Encoder, default_cache_root
+
+    if not (default_cache_root() / "embeddings" / "embeddings.sqlite").exists():
+        return None
+    everything = [t for ts in texts_by_generation.values() for t in ts]
+    if len(everything) < 2:
+        return None
+    with Encoder() as enc:
+        if not enc.cached(everything).all():
+            return None
+        vecs = enc.encode(everything)
+    out: dict[str, Any] = {"model": enc.model_id, "per_generation": {}}
+    at = 0
+    for g, ts in sorted(texts_by_generation.items()):
+        part = vecs[at: at + len(ts)]
+        at += len(ts)
+        out["per_generation"][str(g)] = {
+            "n": len(ts), "vendi_score": round(vendi_score(part), 3),
+            "mean_pairwise_cosine_distance": round(mean_pairwise_cosine_distance(part), 4)}
+    out["all"] = {"n": len(everything), "vendi_score": round(vendi_score(vecs), 3),
+                  "mean_pairwise_cosine_distance": round(
+                      mean_pairwise_cosine_distance(vecs), 4)}
+    return out
+
+
 def dataset_card(store: RunStore, summary: dict[str, Any], *, rows: int, shards: list[str],
                  include_seeds: bool, rejudge: GateConfig | None,
                  rules_rejudged: dict[str, Any] | None,
@@ -69,6 +99,7 @@ def dataset_card(store: RunStore, summary: dict[str, Any], *, rows: int, shards:
         "per_generation": summary["per_generation"],
         "acceptance_by_operator": summary["acceptance_by_operator"],
         "rejections_by_rule": summary["rejections_by_rule"],
+        "diversity": summary.get("diversity"),
     }
     header = {
         "pretty_name": f"Evol-Instruct run {store.path.stem}",
@@ -124,6 +155,17 @@ def dataset_card(store: RunStore, summary: dict[str, Any], *, rows: int, shards:
             for op, n in meta["acceptance_by_operator"].items()]
     out += ["", "## Rejections by rule", "", "| rule | rejected |", "|---|---|"]
     out += [f"| {_code(r)} | {n} |" for r, n in meta["rejections_by_rule"].items()]
+    out += ["", "## Diversity", ""]
+    div = meta["diversity"]
+    if div:
+        out += [f"Embeddings: {_code(div['model'])}.", "",
+                "| generation | n | Vendi score | mean pairwise cosine distance |",
+                "|---|---|---|---|"]
+        out += [f"| {g} | {d['n']} | {d['vendi_score']} | {d['mean_pairwise_cosine_distance']} "
+                f"|" for g, d in [*div["per_generation"].items(), ("all", div["all"])]]
+    else:
+        out.append("Not computed: the instructions' embeddings were not cached. Draw a map "
+                   "of the run (`evolviz map`) and export again to include them.")
     out += ["", "## Loading", "", "```python", "from datasets import load_dataset",
             'ds = load_dataset("path/to/this/folder")  # or the Hub repo id once pushed',
             "```", ""]

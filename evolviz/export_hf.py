@@ -112,16 +112,19 @@ def export_hf(store: RunStore, out: str | Path, *, include_seeds: bool = False,
                         "output": None, "parent_instruction": None,
                         "difficulty": r["difficulty"], "rules_passed": [], "models": "{}"})
     gates = passed_gates(rejudge if rejudge is not None else _stored_gates(store))
+    texts: dict[int, list[str]] = {}
     for c in _final(store, rejudge, rules_rejudge):
         stats.count(c)
         if c.status == "accepted":
             shards.add(_candidate_row(c, gates))
+            texts.setdefault(c.generation, []).append(c.instruction or "")
     names = shards.finish()
     if thumbnail is not None:
         shutil.copyfile(thumbnail, tmp / "map.png")
-    from .export_card import dataset_card
+    from .export_card import dataset_card, diversity
 
-    card = dataset_card(store, stats.summary(), rows=shards.n, shards=names,
+    summary = {**stats.summary(), "diversity": diversity(texts)}
+    card = dataset_card(store, summary, rows=shards.n, shards=names,
                         include_seeds=include_seeds, rejudge=rejudge,
                         rules_rejudged=_rules_of(rules_rejudge),
                         thumbnail="map.png" if thumbnail is not None else None)

@@ -187,3 +187,25 @@ def test_rejudging_rules_keeps_the_runs_gates_and_says_so(run):
     assert "sorry_short_answer" not in ev["rules"]["enabled"]
     assert ev["rejudged"]["rules"]["enabled"] == ev["rules"]["enabled"]
     assert ev["rejudged"]["gates"] is None and ev["gates"]["decontaminate_ngram"] == 6
+
+
+def test_diversity_numbers_come_from_cached_embeddings_only(run):
+    from evolviz.embeddings import Encoder
+
+    tmp, store, _ = run
+    cache = tmp / "cache"
+    env = {"EVOLVIZ_CACHE_DIR": str(cache)}
+    assert run_cli("export", str(store), "--format", "hf", "-o", str(tmp / "d0"),
+                   env=env).returncode == 0
+    meta, body = card(tmp / "d0")
+    assert meta["evolviz"]["diversity"] is None and "Not computed" in body
+    assert not cache.exists()  # looking did not create a cache
+    with RunStore(store, create=False) as s:
+        texts = [c.instruction for c in s.candidates(status="accepted")]
+    with Encoder(cache_dir=cache / "embeddings") as enc:  # what drawing a map leaves behind
+        enc.encode(texts)
+    assert run_cli("export", str(store), "--format", "hf", "-o", str(tmp / "d1"),
+                   env=env).returncode == 0
+    div = card(tmp / "d1")[0]["evolviz"]["diversity"]
+    assert div["all"]["n"] == len(texts) and div["all"]["vendi_score"] > 1
+    assert 0 < div["per_generation"]["1"]["mean_pairwise_cosine_distance"] < 2
