@@ -14,6 +14,7 @@ Order: `contaminated` first (the most serious), then `duplicate` (exact, then ne
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -72,9 +73,7 @@ class DatasetStage:
     @property
     def encoder(self) -> Any:
         if self._encoder is None:
-            from ..embeddings import Encoder
-
-            self._encoder = Encoder()
+            self._encoder = _shared_encoder()
         return self._encoder
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -176,6 +175,14 @@ class DatasetStage:
         if near is not None:
             detail = {"nearest": near.of, "score": round(near.score, 4)}
         return Verdict(DUPLICATE, True, "no duplicate in the dataset or the seeds", detail)
+
+
+@cache
+def _shared_encoder() -> Any:
+    """One encoder per process: each close would otherwise load the model again."""
+    from ..embeddings import Encoder
+
+    return Encoder()
 
 
 def _seed_texts(store: Any) -> list[tuple[str, str]]:
