@@ -29,9 +29,13 @@ def normal_words(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKC", text).casefold()
     out = []
     for token in folded.split():
-        token = token.strip(punct)
-        if token:
-            out.append(token)
+        # Most words start and end with a letter or digit, and stripping a set of ~800
+        # characters is what costs: skip it for them (about 4x faster on instructions).
+        if not (token[0].isalnum() and token[-1].isalnum()):
+            token = token.strip(punct)
+            if not token:
+                continue
+        out.append(token)
     return out
 
 
