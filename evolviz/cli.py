@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--judge-difficulty", action="store_true",
                    help="rate accepted instructions 1-10 with the judge")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _gate_args(r)
 
     s = sub.add_parser("show", help="per-generation table of a run, or one candidate")
     s.add_argument("store")
@@ -81,9 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write the dataset")
     e.add_argument("store")
     e.add_argument("--format", required=True, choices=["alpaca", "sharegpt", "jsonl",
-                                                       "parquet"])
+                                                       "parquet", "hf"])
     e.add_argument("-o", "--output", required=True)
     e.add_argument("--include-rejected", action="store_true")
+    e.add_argument("--include-seeds", action="store_true",
+                   help="hf: add the seeds as generation 0")
+    e.add_argument("--thumbnail", metavar="PNG", help="hf: a map image for the dataset card")
+    e.add_argument("--rejudge", action="store_true",
+                   help="hf: re-judge with the rule/gate settings below, which replace the "
+                        "run's (a what-if made explicit; without it the run's own verdicts "
+                        "are exported)")
+    e.add_argument("--no-rule", action="append", default=[], metavar="NAME",
+                   help="hf with --rejudge: re-judge with this rule off (repeatable)")
+    e.add_argument("--sorry-max-words", type=int, help="hf with --rejudge: rule 2 threshold")
+    e.add_argument("--templates", help="hf with --rejudge: the run's template folder")
+    _gate_args(e)
 
     c = sub.add_parser("check", help="verify a store's integrity")
     c.add_argument("store")
@@ -115,6 +128,40 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--instruction", default="Write a haiku about autumn.",
                    help="instruction to fill into --preview")
     return p
+
+
+def _gate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-dedup", action="store_true",
+                   help="keep exact duplicates (on by default: the earlier slot wins)")
+    p.add_argument("--near-dup", type=float, metavar="THRESHOLD",
+                   help="also reject near duplicates: cosine similarity >= THRESHOLD in (0, 1]")
+    p.add_argument("--decontaminate", action="append", default=[], metavar="FILE",
+                   help="benchmark file whose items no instruction may share an n-gram with "
+                        "(repeatable; any seed format)")
+    p.add_argument("--decontaminate-field", metavar="FIELD",
+                   help="text column/key of the benchmark files, where one is needed")
+    p.add_argument("--decontaminate-ngram", type=int, default=13, metavar="N",
+                   help="words in a row that count as contamination (default 13)")
+
+
+def _gate_config(args: argparse.Namespace):
+    """The gates asked for, with benchmark files checked (and indexed) now, so a bad file
+    stops the command before anything starts."""
+    from .gates import GateConfig, load_index
+
+    gates = GateConfig(dedup=not args.no_dedup, near_dup=args.near_dup,
+                       decontaminate=tuple(args.decontaminate),
+                       decontaminate_field=args.decontaminate_field,
+                       decontaminate_ngram=args.decontaminate_ngram)
+    index = None
+    if gates.decontaminate:
+        index = load_index(gates.decontaminate, gates.decontaminate_field,
+                           gates.decontaminate_ngram)
+        d = index.describe()
+        print(f"evolviz: decontaminating against {d['items']} benchmark items "
+              f"({d['ngrams']} {gates.decontaminate_ngram}-grams; {d['too_short']} items "
+              f"too short to share one)", file=sys.stderr)
+    return gates, index
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -173,6 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not seeds:
         raise InputError(f"{args.seeds}: no usable seeds")
     templates = TemplateSet.load(args.templates)
+    gates, index = _gate_config(args)
 
     roles = {"evolver": args.evolver_model, "answerer": args.answer_model,
              "judge": args.judge_model}
@@ -186,13 +234,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             sampling[role] = replace(sampling[role], temperature=args.temperature)
     rules = RuleConfig(sorry_max_words=args.sorry_max_words).without(args.no_rule)
     config = RunConfig(seed=args.seed, operator_weights=_weights(args.weight), rules=rules,
-                       sampling=sampling, judge_difficulty=args.judge_difficulty)
+                       sampling=sampling, judge_difficulty=args.judge_difficulty,
+                       gates=gates)
     if endpoint.local:
         print("evolviz: no --base-url: starting the embedded local model "
               "(SmolLM2-135M-Instruct)...", file=sys.stderr)
 
     with RunSession(args.store, seeds=seeds, config=config, templates=templates,
                     endpoint=endpoint) as session:
+        _record_gate_inputs(session.store, index)
         client = session.build_client()
         store = session.store
         progress = CliProgress(store, args.generations, disable=args.no_progress)
@@ -215,18 +265,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _record_gate_inputs(store, index) -> None:
+    """What the dataset card needs and the store does not otherwise keep: which benchmark
+    files (by sha256) the run was decontaminated against."""
+    if index is not None:
+        store.set_meta("gate_benchmarks", index.describe())
+
+
 def render_table(store) -> str:
+    from .gates import GATE_RULES
     from .rules import RULE_IDS
 
+    rules = (*RULE_IDS, *GATE_RULES)  # the rules, then the dataset gates
     short = {"rewrite_invalid": "invalid", "no_information_gain": "r1_nogain",
              "sorry_short_answer": "r2_sorry", "stopwords_only_answer": "r3_stopw",
-             "copied_prompt_wording": "r4_copied"}
-    head = ["gen", "pool", "done", "accepted", *[short[r] for r in RULE_IDS], "failed",
+             "copied_prompt_wording": "r4_copied", "contaminated": "contam",
+             "duplicate": "dup"}
+    head = ["gen", "pool", "done", "accepted", *[short[r] for r in rules], "failed",
             "tokens", "time_s", "state"]
     rows = []
     for s in store.generation_stats():
         rows.append([s.generation, s.pool_size, s.done, s.accepted,
-                     *[s.rejected.get(r, 0) for r in RULE_IDS], s.failed, s.tokens,
+                     *[s.rejected.get(r, 0) for r in rules], s.failed, s.tokens,
                      f"{s.wall_time:.1f}", "done" if s.finished else "partial"])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
     lines = ["  ".join(str(x).rjust(w) for x, w in zip(head, widths, strict=True))]
@@ -280,8 +340,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export import export
     from .store import RunStore
 
+    gates_given = (args.no_dedup or args.near_dup is not None or args.decontaminate
+                   or args.decontaminate_field or args.decontaminate_ngram != 13)
+    rules_given = args.no_rule or args.sorry_max_words is not None or args.templates
+    gate_flags = gates_given or rules_given
+    if args.format != "hf":
+        if args.include_seeds or args.thumbnail or args.rejudge or gate_flags:
+            raise ConfigError("--include-seeds, --thumbnail, --rejudge and the gate "
+                              "settings apply to --format hf only")
+    elif args.include_rejected:
+        raise ConfigError("--format hf exports the dataset: rejected rows never go in "
+                          "(use --format jsonl --include-rejected to study them)")
+    elif gate_flags and not args.rejudge:
+        raise ConfigError("rule or gate settings given without --rejudge: an export never "
+                          "re-judges a run implicitly; add --rejudge to apply them")
     with RunStore(args.store, create=False) as store:
-        n = export(store, args.format, args.output, include_rejected=args.include_rejected)
+        if args.format == "hf":
+            from .export_hf import export_hf, rules_rejudger
+
+            # Gate settings given replace the run's; none given keeps the run's gates.
+            rejudge = _gate_config(args)[0] if args.rejudge and gates_given else None
+            rules = None
+            if rules_given:
+                rules = rules_rejudger(store, args.no_rule, args.sorry_max_words,
+                                       args.templates)
+            n = export_hf(store, args.output, include_seeds=args.include_seeds,
+                          rejudge=rejudge, thumbnail=args.thumbnail, rules_rejudge=rules)
+        else:
+            n = export(store, args.format, args.output,
+                       include_rejected=args.include_rejected)
     print(f"wrote {n} records to {args.output}")
     return 0
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from .calls import ROLES, Sampling
 from .errors import ConfigError, StoreMismatchError
+from .gates.config import GateConfig
 from .rules import RuleConfig
 
 __all__ = ["DEFAULT_SAMPLING", "RunConfig", "operator_plan"]
@@ -35,6 +36,7 @@ class RunConfig:
     sampling: Mapping[str, Sampling] = field(default_factory=lambda: dict(DEFAULT_SAMPLING))
     judge_difficulty: bool = False
     stop_at_first_rejection: bool = True
+    gates: GateConfig = field(default_factory=GateConfig)
 
     def __post_init__(self) -> None:
         for name, w in self.operator_weights.items():
@@ -70,6 +72,7 @@ class RunConfig:
             "sampling": {r: s.to_dict() for r, s in self.sampling.items()},
             "judge_difficulty": self.judge_difficulty,
             "stop_at_first_rejection": self.stop_at_first_rejection,
+            "gates": self.gates.to_dict(),
         }
 
     @classmethod
@@ -82,6 +85,7 @@ class RunConfig:
                       (d.get("sampling") or {}).items()} or dict(DEFAULT_SAMPLING),
             judge_difficulty=bool(d.get("judge_difficulty", False)),
             stop_at_first_rejection=bool(d.get("stop_at_first_rejection", True)),
+            gates=GateConfig.from_dict(d.get("gates")),
         )
 
     def check_resumable(self, stored: RunConfig, path: str) -> None:

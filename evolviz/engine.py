@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from .config import RunConfig, operator_plan
 from .errors import ConfigError, EndpointError, LLMCallError, StoreMismatchError
+from .gates.dataset_stage import gate_generation
 from .llm import CallResult, LLMClient
 from .records import Candidate, GenerationStats, PoolMember
 from .rules import (
@@ -370,7 +371,10 @@ class Evolution:
             stats = self.store.count_generation(g)
             stats.wall_time = base + time.monotonic() - t0
             if stats.done == stats.pool_size:
-                self.store.write_next_pool(g, stats)
+                # The dataset stage (duplicates, contamination) judges the whole generation
+                # in slot order, in the transaction that decides the next pool.
+                judged = gate_generation(self.store, g, config.gates)
+                self.store.close_generation(g, stats, judged)
         finally:
             for w in workers:
                 w.cancel()

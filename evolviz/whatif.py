@@ -32,21 +32,12 @@ class WhatIf:
 
 
 def what_if(store: RunStore, config: RunConfig, templates: TemplateSet) -> WhatIf:
-    out = WhatIf()
-    gens: dict[int, dict[str, Any]] = {}
-    for c in store.candidates():
-        new = reapply_rules(c, config, templates)
-        g = gens.setdefault(c.generation, {"generation": c.generation, "accepted_before": 0,
-                                           "accepted_after": 0, "rejected_after": {}})
-        g["accepted_before"] += c.status == "accepted"
-        g["accepted_after"] += new.status == "accepted"
-        if new.status == "rejected":
-            rule = new.rejected_by or "unknown"
-            g["rejected_after"][rule] = g["rejected_after"].get(rule, 0) + 1
-        if (new.status, new.rejected_by) != (c.status, c.rejected_by):
-            out.total_changed += 1
-            if len(out.changed) < 200:
-                out.changed.append({"id": c.id, "before": c.status, "after": new.status,
-                                    "rule": new.rejected_by})
-    out.per_generation = [gens[g] for g in sorted(gens)]
-    return out
+    """Rules 2-4 re-applied under `config`, then the dataset gates (`config.gates`) over
+    the result: a candidate another rule now rejects leaves the dataset, so whether a later
+    one is its duplicate changes too."""
+    from .gates import gates_what_if
+
+    d = gates_what_if(store, config.gates,
+                      rejudge=lambda c: reapply_rules(c, config, templates))
+    return WhatIf(per_generation=d["per_generation"], changed=d["changed"],
+                  total_changed=d["total_changed"])

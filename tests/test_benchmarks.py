@@ -17,6 +17,7 @@ QUICK = {
     "bench_map.py": "warm",
     "bench_local_model.py": "aggregate_tok/s",
     "bench_panel_draw.py": "ms",
+    "bench_gates.py": "decontam cand/s",
 }
 
 

@@ -248,31 +248,56 @@ class RunStore:
         failure the parent stays, to be evolved again (the paper's pool semantics).
         """
         with self.transaction():
-            self.conn.execute(
-                """
-                INSERT INTO pool (generation, slot, member_id)
-                SELECT ?, p.slot, COALESCE(c.id, p.member_id)
-                FROM pool p LEFT JOIN candidates c
-                  ON c.generation = p.generation AND c.slot = p.slot AND c.status = 'accepted'
-                WHERE p.generation = ?
-                """,
-                (generation + 1, generation),
-            )
-            self.conn.execute(
-                """
-                INSERT INTO generations (generation, pool_size, accepted, rejected, failed,
-                    failed_by, tokens, wall_time, finished_at)
-                VALUES (?,?,?,?,?,?,?,?,?)
-                ON CONFLICT(generation) DO UPDATE SET pool_size=excluded.pool_size,
-                    accepted=excluded.accepted, rejected=excluded.rejected,
-                    failed=excluded.failed, failed_by=excluded.failed_by,
-                    tokens=excluded.tokens, wall_time=excluded.wall_time,
-                    finished_at=excluded.finished_at
-                """,
-                (generation, stats.pool_size, stats.accepted, json.dumps(stats.rejected),
-                 stats.failed, json.dumps(stats.failed_by), stats.tokens, stats.wall_time,
-                 time.time()),
-            )
+            self._write_next_pool(generation, stats)
+
+    def close_generation(self, generation: int, stats: GenerationStats,
+                         judged: Sequence[Candidate] = ()) -> GenerationStats:
+        """Apply the dataset stage's verdicts (`judged`: candidates re-recorded with them)
+        and close `generation`, in one transaction: a kill -9 leaves either both or
+        neither, and a candidate the stage rejected never replaces its parent. Returns the
+        counts as recomputed after the verdicts."""
+        with self.transaction():
+            for c in judged:
+                self.replace_candidate(c)
+            counted = self.count_generation(generation)
+            counted.wall_time = stats.wall_time
+            self._write_next_pool(generation, counted)
+        counted.finished = True
+        return counted
+
+    def accepted_instructions(self, before_generation: int) -> list[tuple[str, str, str]]:
+        """(id, parent id, instruction) of the dataset so far, in (generation, slot) order:
+        what the dataset stage compares a new generation with, without parsing records."""
+        return [(r[0], r[1], r[2]) for r in self.conn.execute(
+            "SELECT id, parent_id, instruction FROM candidates WHERE status='accepted' "
+            "AND generation < ? ORDER BY generation, slot", (before_generation,))]
+
+    def _write_next_pool(self, generation: int, stats: GenerationStats) -> None:
+        self.conn.execute(
+            """
+            INSERT INTO pool (generation, slot, member_id)
+            SELECT ?, p.slot, COALESCE(c.id, p.member_id)
+            FROM pool p LEFT JOIN candidates c
+              ON c.generation = p.generation AND c.slot = p.slot AND c.status = 'accepted'
+            WHERE p.generation = ?
+            """,
+            (generation + 1, generation),
+        )
+        self.conn.execute(
+            """
+            INSERT INTO generations (generation, pool_size, accepted, rejected, failed,
+                failed_by, tokens, wall_time, finished_at)
+            VALUES (?,?,?,?,?,?,?,?,?)
+            ON CONFLICT(generation) DO UPDATE SET pool_size=excluded.pool_size,
+                accepted=excluded.accepted, rejected=excluded.rejected,
+                failed=excluded.failed, failed_by=excluded.failed_by,
+                tokens=excluded.tokens, wall_time=excluded.wall_time,
+                finished_at=excluded.finished_at
+            """,
+            (generation, stats.pool_size, stats.accepted, json.dumps(stats.rejected),
+             stats.failed, json.dumps(stats.failed_by), stats.tokens, stats.wall_time,
+             time.time()),
+        )
 
     # -- candidates ----------------------------------------------------------------------
 

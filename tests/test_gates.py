@@ -1,0 +1,429 @@
+"""The dataset stage: duplicates (exact, near), benchmark contamination, and that both are
+decided in slot order at a generation's close (so concurrency and kill -9 change nothing)."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from evolviz.config import RunConfig
+from evolviz.engine import Evolution
+from evolviz.errors import ConfigError, InputError
+from evolviz.gates import (
+    DatasetStage,
+    GateConfig,
+    NgramIndex,
+    gates_what_if,
+    load_benchmark,
+    normal_form,
+)
+from evolviz.gates.decontam import BenchmarkItem
+from evolviz.llm import LLMClient
+from evolviz.records import Candidate
+from evolviz.seeds import Seed
+from evolviz.store import RunStore, check_store
+from evolviz.templates import TemplateSet
+from evolviz.testing import FakeOpenAIServer
+from evolviz.testing.dup_responder import DuplicatingResponder, topic_of
+from evolviz.testing.synthetic import synthetic_instructions
+from evolviz.whatif import what_if
+
+from conftest import ROOT, run_cli
+
+# Benchmark-style items (written for these tests, in the style of GSM8K and MT-bench).
+GSM = [
+    "A baker makes 24 loaves of bread every morning and sells three quarters of them before "
+    "noon. If each loaf costs 4 dollars, how much money does the baker make before noon?",
+    "Tom has twice as many marbles as Jerry, and together they have 36 marbles. How many "
+    "marbles does Tom have?",
+    "A train leaves the station at 9 am travelling at 60 miles per hour. How far has it "
+    "gone by half past eleven?",
+]
+MT = ["Compose an engaging travel blog post about a recent trip to Hawaii, highlighting "
+      "cultural experiences and must-see attractions.", "Short item."]
+
+
+def cand(slot, text, *, gen=1, parent=None, status="accepted", rejected_by=None):
+    return Candidate(id=f"g{gen}-{slot:06d}", generation=gen, slot=slot,
+                     parent_id=parent or f"seed-{slot:06d}", seed_id=f"seed-{slot:06d}",
+                     operator="deepening", parent_instruction="p", status=status,
+                     rejected_by=rejected_by, instruction=text, answer="An answer.")
+
+
+# -- normal form -----------------------------------------------------------------------
+
+def test_normal_form_ignores_case_spacing_and_edge_punctuation_unicode_aware():
+    same = ["Sort the list!", "  sort THE\tlist. ", "«Sort the list»", "Sort — the list…",
+            "ＳＯＲＴ the list"]  # full-width letters fold under NFKC
+    assert {normal_form(s) for s in same} == {"sort the list"}
+    assert normal_form("Grüße an die STRASSE") == normal_form("grüsse an die Straße")
+    # Punctuation inside a word is part of it: these are different questions.
+    assert normal_form("What is 2*2?") != normal_form("What is 2/2?")
+    assert normal_form("Learn C++") != normal_form("Learn C")
+
+
+# -- settings --------------------------------------------------------------------------
+
+def test_gate_config_validates_and_round_trips_with_the_run_config():
+    g = GateConfig(near_dup=0.9, decontaminate=("a.jsonl",), decontaminate_field="q",
+                   decontaminate_ngram=10)
+    assert GateConfig.from_dict(g.to_dict()) == g
+    rc = RunConfig(seed=3, gates=g)
+    assert RunConfig.from_dict(json.loads(json.dumps(rc.to_dict()))).gates == g
+    # A store written before the gates existed: duplicates on, nothing else.
+    old = rc.to_dict()
+    del old["gates"]
+    assert RunConfig.from_dict(old).gates == GateConfig()
+    assert GateConfig(near_dup=1.0).near_dup == 1.0
+    for bad in (0, 0.0, -0.5, 1.01, 2):
+        with pytest.raises(ConfigError, match=r"\(0, 1\]"):
+            GateConfig(near_dup=bad)
+    with pytest.raises(ConfigError, match="ngram"):
+        GateConfig(decontaminate_ngram=3)
+
+
+# -- decontamination ---------------------------------------------------------------------
+
+def index_of(texts, file="gsm8k_test.jsonl", n=13):
+    return NgramIndex([BenchmarkItem(file, i + 1, i, t) for i, t in enumerate(texts)], n)
+
+
+def test_a_shared_13_word_run_is_found_and_quoted_despite_case_and_punctuation():
+    ix = index_of(GSM + MT)
+    leaked = ("Solve step by step: a BAKER makes 24 loaves of bread every morning, and "
+              "sells three quarters of them before noon; what is the revenue?")
+    m = ix.find(leaked)
+    assert m is not None and m.item.index == 0 and m.item.file == "gsm8k_test.jsonl"
+    # The quote runs as far as the shared words go, not just 13 of them.
+    assert m.shared == ("a baker makes 24 loaves of bread every morning and sells three "
+                        "quarters of them before noon")
+    # "three-quarters" is one word, so the same text hyphenated shares only 11 in a row.
+    assert ix.find(leaked.replace("three quarters", "three-quarters")) is None
+    eleven = "tom has twice as many marbles as jerry and together they have"
+    assert ix.find(eleven + " forty marbles") is None
+    assert ix.find("Write a haiku about autumn.") is None
+    assert ix.too_short == 1  # "Short item." can share no 13-gram
+
+
+def test_batch_lookup_matches_one_by_one_and_the_earliest_item_wins():
+    shared = ("Tom has twice as many marbles as Jerry, and together they have 36 marbles. "
+              "How many marbles does Tom have?")
+    ix = index_of([*GSM, "Preface. " + shared])  # item 3 repeats item 1's words
+    texts = [shared, "nothing to see here at all, just a question about the weather today "
+             "and tomorrow", GSM[2].upper(), ""] * 50
+    batch = ix.find_many(texts)
+    assert [m.item.index if m else None for m in batch] == \
+        [m.item.index if m else None for m in map(ix.find, texts)]
+    assert batch[0].item.index == 1  # not 3: the earlier item
+    assert batch[2].item.index == 2 and batch[1] is None and batch[3] is None
+
+
+def test_benchmark_files_load_in_every_seed_format_and_bad_ones_name_the_file(tmp_path):
+    (tmp_path / "b.jsonl").write_text("".join(json.dumps({"question": q, "answer": "42"}) + "\n"
+                                              for q in GSM))
+    (tmp_path / "b.csv").write_text("id,prompt\n" + "".join(f'{i},"{q}"\n'
+                                                            for i, q in enumerate(GSM)))
+    (tmp_path / "alpaca.json").write_text(json.dumps([{"instruction": q, "input": "",
+                                                       "output": "x"} for q in MT]))
+    assert len(load_benchmark(tmp_path / "b.jsonl", "question")[0]) == 3
+    items, info = load_benchmark(tmp_path / "b.csv", "prompt")
+    assert items[1].text == GSM[1] and info["items"] == 3 and len(info["sha256"]) == 64
+    assert load_benchmark(tmp_path / "alpaca.json")[0][0].text == MT[0]
+    with pytest.raises(InputError, match=r"missing\.jsonl: no such file"):
+        load_benchmark(tmp_path / "missing.jsonl")
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(InputError, match=r"empty\.jsonl: the file is empty"):
+        load_benchmark(tmp_path / "empty.jsonl")
+    with pytest.raises(InputError, match=r"b\.jsonl.*--decontaminate-field"):
+        load_benchmark(tmp_path / "b.jsonl")  # no 'instruction' key: which one is the text?
+    (tmp_path / "blank.jsonl").write_text('{"question": ""}\n{"question": "  "}\n')
+    with pytest.raises(InputError, match=r"blank\.jsonl: no item with a usable text field"):
+        load_benchmark(tmp_path / "blank.jsonl", "question")
+
+
+# -- duplicates --------------------------------------------------------------------------
+
+def test_exact_duplicates_the_earlier_slot_wins_whatever_the_arrival_order():
+    seeds = [("seed-000000", "Explain recursion."), ("seed-000001", "Name three rivers.")]
+    cands = [cand(0, "Explain recursion with an example."),
+             cand(1, "explain recursion, with an example!"),
+             cand(2, "Name three rivers."),  # equals a seed
+             cand(3, "Something new.", status="rejected", rejected_by="sorry_short_answer"),
+             cand(4, "something new"),  # the equal text before it was rejected: not in the set
+             cand(5, "EXPLAIN RECURSION WITH AN EXAMPLE")]
+    for order in (cands, cands[::-1], random.Random(3).sample(cands, len(cands))):
+        stage = DatasetStage(GateConfig(), seeds)
+        rejected = {c.id: c for c in stage.judge(order)}
+        assert sorted(rejected) == ["g1-000001", "g1-000002", "g1-000005"]
+        assert rejected["g1-000001"].rejection.detail == {"of": "g1-000000", "kind": "exact"}
+        assert "duplicates g1-000000" in rejected["g1-000001"].rejection.reason
+        assert rejected["g1-000002"].rejection.detail["of"] == "seed-000001"
+        assert all(c.status == "rejected" and c.rejected_by == "duplicate"
+                   for c in rejected.values())
+    # The next generation is judged against what the first kept.
+    assert [c.id for c in stage.judge([cand(0, "Something new!", gen=2)])] == ["g2-000000"]
+    assert DatasetStage(GateConfig(dedup=False), seeds).judge(cands) == []
+
+
+def test_contamination_is_judged_before_duplication_and_names_file_and_item(tmp_path):
+    bench = tmp_path / "mt_bench.jsonl"
+    bench.write_text("".join(json.dumps({"turns": [q]}) + "\n" for q in MT))
+    cfg = GateConfig(decontaminate=(str(bench),), decontaminate_field="turns")
+    with pytest.raises(InputError):  # a list is not text: the loader says so
+        DatasetStage(cfg, [])
+    bench.write_text("".join(json.dumps({"prompt": q}) + "\n" for q in MT))
+    cfg = cfg.with_(decontaminate_field="prompt")
+    stage = DatasetStage(cfg, [])
+    leak = "Please compose an engaging travel blog post about a recent trip to Hawaii, " \
+           "highlighting cultural experiences."
+    out = stage.judge([cand(0, leak), cand(1, leak), cand(2, "A clean instruction.")])
+    assert [(c.id, c.rejected_by) for c in out] == [("g1-000000", "contaminated"),
+                                                    ("g1-000001", "contaminated")]
+    v = out[0].rejection
+    assert "mt_bench.jsonl item 0 (line 1)" in v.reason
+    assert '"compose an engaging travel blog post about a recent trip to hawaii' in v.reason
+    assert v.detail["shared_words"] == 15 and v.detail["file"] == str(bench)
+
+
+def test_near_duplicates_use_the_real_encoder_and_skip_a_candidates_own_ancestors(tmp_path):
+    from evolviz.embeddings import Encoder
+
+    enc = Encoder(cache_dir=tmp_path / "emb")
+    seeds = [("seed-000000", "Write a short poem about a bakery."),
+             ("seed-000001", "Explain compound interest to a ten-year-old.")]
+    stage = DatasetStage(GateConfig(near_dup=0.9), seeds, encoder=enc)
+    cands = [cand(0, "Write a short poem about a bakery at dawn, in four lines."),
+             cand(1, "Write a brief poem about a bakery at dawn, in four lines."),
+             cand(2, "List the planets of the solar system in order.")]
+    out = stage.judge(cands)
+    assert [c.id for c in out] == ["g1-000001"]
+    d = out[0].rejection.detail
+    assert d["kind"] == "near" and d["of"] == "g1-000000" and 0.9 <= d["score"] <= 1.0
+    assert "near duplicate of g1-000000 (cosine" in out[0].rejection.reason
+    # Slot 0 is close to its own seed (that is what evolving does) and was kept; a child
+    # of slot 0 is close to slot 0 and kept too, but another seed's child is not.
+    vec = enc.encode(["Write a short poem about a bakery at dawn, in four lines, rhyming."])
+    assert stage.near.nearest(vec[0]).of == "g1-000000"
+    gen2 = [cand(0, "Write a short poem about a bakery at dawn, in four lines, rhyming.",
+                 gen=2, parent="g1-000000"),
+            Candidate(**{**cand(1, "Write a short poem about a bakery at dawn, in four "
+                                   "lines, rhymed.", gen=2).__dict__,
+                         "seed_id": "seed-000001", "parent_id": "seed-000001"})]
+    assert [c.id for c in stage.judge(gen2)] == ["g2-000001"]
+
+
+# -- in the engine -----------------------------------------------------------------------
+
+def dup_seeds(n=40):
+    texts = [*synthetic_instructions(n - 1), "in depth — describe topic number 0"]
+    return [Seed(id=f"seed-{i:06d}", instruction=t) for i, t in enumerate(texts)]
+
+
+def expected_gen1(seeds):
+    """Which slot keeps each topic in generation 1 (the earliest), from the seeds alone."""
+    winners = {0: "seed-000039"}  # topic 0 duplicates that seed's normal form
+    for slot, s in enumerate(seeds[:-1]):
+        winners.setdefault(topic_of(s.instruction), f"g1-{slot:06d}")
+    return winners
+
+
+def snapshot(path):
+    with RunStore(path, create=False) as s:
+        rows = [(c.id, c.status, c.rejected_by, c.instruction,
+                 c.rejection.detail.get("of") if c.rejection else None) for c in s.candidates()]
+        pools = [[m.id for m in (s.pool(g) or [])] for g in (1, 2, 3, 4)]
+        return rows, pools, check_store(s)
+
+
+async def test_duplicates_are_decided_at_close_so_an_interrupted_close_resumes_the_same(
+        tmp_path):
+    seeds = dup_seeds()
+    with FakeOpenAIServer(DuplicatingResponder(), latency=0.01, jitter=0.03) as server:
+        async def evo(name, concurrency):
+            client = LLMClient(server.base_url, models="fake-model", concurrency=concurrency,
+                               timeout=5)
+            return Evolution(RunStore(tmp_path / name), client, TemplateSet.load(),
+                             RunConfig(seed=5), seeds=seeds), client
+
+        straight, c1 = await evo("straight.db", 16)
+        await straight.run(2)
+        await c1.aclose()
+        # Every candidate of generation 1 is committed, then the process "dies" before
+        # the close (the consumer raises on the last one): nothing is judged yet.
+        broken, c2 = await evo("broken.db", 3)
+        with pytest.raises(RuntimeError):
+            async for _ in broken.step():
+                if broken.store.candidate_count(1) == len(seeds):
+                    raise RuntimeError("killed")
+        assert broken.store.finished_generations() == []
+        assert all(c.status == "accepted" for c in broken.store.candidates())
+        await c2.aclose()
+        resumed, c3 = await evo("broken.db", 3)
+        await resumed.run(2)
+        await c3.aclose()
+    got, want = snapshot(tmp_path / "broken.db"), snapshot(tmp_path / "straight.db")
+    assert got == want and got[2] == []
+    rows = {r[0]: r for r in want[0]}
+    winners = expected_gen1(seeds)
+    for slot, s in enumerate(seeds[:-1]):
+        cid, winner = f"g1-{slot:06d}", winners[topic_of(s.instruction)]
+        if cid == winner:
+            assert rows[cid][1] == "accepted"
+        else:
+            assert rows[cid][1:3] == ("rejected", "duplicate") and rows[cid][4] == winner
+    # A rejected slot keeps its seed and evolves the same text again: a duplicate of the
+    # winner of generation 1, across generations; the pool never takes a duplicate.
+    pool2 = dict(enumerate(want[1][1]))
+    for slot, s in enumerate(seeds[:-1]):
+        if rows[f"g1-{slot:06d}"][1] == "rejected":
+            assert pool2[slot] == s.id
+            assert rows[f"g2-{slot:06d}"][4] == winners[topic_of(s.instruction)]
+
+
+def test_cli_duplicates_survive_kill_9_and_concurrency(tmp_path):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(s.instruction for s in dup_seeds()) + "\n")
+    rng = random.Random(20261203)
+    with FakeOpenAIServer(DuplicatingResponder(), latency=0.04, jitter=0.04) as server:
+        def args(store, conc):
+            return ["run", str(seeds), "--store", str(store), "--generations", "3",
+                    "--base-url", server.base_url, "--model", "fake-model", "--concurrency",
+                    str(conc), "--no-progress", "--seed", "2"]
+
+        straight = tmp_path / "straight.db"
+        r = run_cli(*args(straight, 12))
+        assert r.returncode == 0, r.stderr
+        head = next(line for line in r.stdout.splitlines() if line.startswith("gen "))
+        assert "contam" in head.split() and "dup" in head.split()
+        want = snapshot(straight)
+        store = tmp_path / "killed.db"
+        seen = []
+        for _ in range(6):
+            proc = subprocess.Popen([sys.executable, "-m", "evolviz", *args(store, 3)],
+                                    cwd=ROOT, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.5, 3.5))  # start-up, mid-generation, at a close
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            if store.exists():
+                with RunStore(store, create=False) as s:
+                    seen.append((s.candidate_count(), len(s.finished_generations())))
+        print(f"\n(candidates, closed generations) at each kill: {seen}")
+        assert len(set(seen)) >= 2, seen
+        r = run_cli(*args(store, 3))
+        assert r.returncode == 0, r.stderr
+    got = snapshot(store)
+    assert got == want and got[2] == []
+    dups = [row for row in got[0] if row[2] == "duplicate"]
+    assert {row[0][:2] for row in dups} == {"g1", "g2", "g3"}
+    shown = run_cli("show", str(store), "--candidate", dups[0][0])
+    assert f"FAIL duplicate: duplicates {dups[0][4]}" in shown.stdout
+
+
+# -- what-if -----------------------------------------------------------------------------
+
+def test_what_if_i_had_decontaminated_against_this_file(tmp_path):
+    seeds = dup_seeds()
+    with FakeOpenAIServer(DuplicatingResponder()) as server:
+        store = tmp_path / "run.db"
+        (tmp_path / "s.txt").write_text("\n".join(s.instruction for s in seeds) + "\n")
+        r = run_cli("run", str(tmp_path / "s.txt"), "--store", str(store), "--generations",
+                    "2", "--base-url", server.base_url, "--model", "m", "--no-progress")
+        assert r.returncode == 0, r.stderr
+    bench = tmp_path / "leaked.jsonl"
+    # A benchmark item holding topic 3's evolved instruction (and more), n = 6.
+    bench.write_text(json.dumps({"instruction": "Quiz: in depth, describe topic number 3. "
+                                                "Then stop."}) + "\n")
+    with RunStore(store, create=False) as s:
+        before = list(s.candidates())
+        out = gates_what_if(s, GateConfig(decontaminate=(str(bench),),
+                                          decontaminate_ngram=6))
+        assert [c.status for c in s.candidates()] == [c.status for c in before]  # unchanged
+        same = gates_what_if(s, GateConfig())
+        undup = gates_what_if(s, GateConfig(dedup=False))
+        # The panel's rules what-if runs the gates after rules 2-4: with the run's own
+        # settings nothing changes (duplicates stay duplicates).
+        rules_same = what_if(s, RunConfig.from_dict(s.get_meta("config")), TemplateSet.load())
+        assert rules_same.total_changed == 0
+    topic3 = [c for c in before if (c.instruction or "").startswith(
+        "In depth: describe topic number 3")]
+    accepted3 = [c for c in topic3 if c.status == "accepted"]
+    assert accepted3 and out["total_changed"] >= len(accepted3)
+    changed = {x["id"]: x for x in out["changed"]}
+    for c in accepted3:
+        assert changed[c.id]["after"] == "rejected" and changed[c.id]["rule"] == "contaminated"
+        assert "leaked.jsonl item 0" in changed[c.id]["reason"]
+    g1 = out["per_generation"][0]
+    assert g1["contaminated_after"] >= 1 and g1["contaminated_before"] == 0
+    assert g1["accepted_after"] == g1["accepted_before"] - sum(
+        c.generation == 1 for c in accepted3)
+    assert same["total_changed"] == 0  # the run's own settings reproduce the run
+    n_dup = sum(c.rejected_by == "duplicate" for c in before)
+    assert n_dup > 10 and undup["total_changed"] == n_dup
+    assert all(x["after"] == "accepted" for x in undup["changed"])
+
+
+# -- bad input through the CLI -------------------------------------------------------------
+
+@pytest.mark.parametrize("case", ["missing", "empty", "nofield", "threshold0",
+                                  "threshold_big", "ngram"])
+def test_bad_gate_input_exits_2_naming_it_before_the_run_starts(tmp_path, seeds_file, case):
+    seeds, store = seeds_file(5), tmp_path / "run.db"
+    bench = tmp_path / f"{case}.jsonl"
+    extra, want = ["--decontaminate", str(bench)], f"{case}.jsonl"
+    if case == "empty":
+        bench.write_text("")
+    elif case == "nofield":
+        bench.write_text(json.dumps({"question": "q", "answer": 1}) + "\n")
+    elif case.startswith("threshold"):
+        extra, want = ["--near-dup", "0" if case == "threshold0" else "1.5"], "(0, 1]"
+    elif case == "ngram":
+        extra, want = ["--decontaminate-ngram", "2"], "--decontaminate-ngram"
+    r = run_cli("run", str(seeds), "--store", str(store), "--generations", "1",
+                "--base-url", "http://127.0.0.1:9/v1", "--model", "m", *extra, timeout=60)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert want in r.stderr and "Traceback" not in r.stderr
+    assert not store.exists()  # the run did not start
+
+
+def test_near_index_blocks_agree_with_single_lookups():
+    from evolviz.gates.duplicates import NearIndex
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(700, 384)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    ix = NearIndex()
+    ix.add_many([f"c{i}" for i in range(700)], base)
+    q = base[[5, 9, 600]] + 0.01
+    excl = [set(), {"c9"}, set()]
+    many = ix.nearest_many(q, excl, block=2)
+    assert [m.of for m in many] == [ix.nearest(v, e).of for v, e in zip(q, excl, strict=True)]
+    assert many[0].of == "c5" and many[1].of != "c9" and many[2].of == "c600"
+
+
+def test_cli_near_dup_names_the_nearest_and_its_score(tmp_path):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(s.instruction for s in dup_seeds(20)) + "\n")
+    store = tmp_path / "run.db"
+    with FakeOpenAIServer(DuplicatingResponder()) as server:
+        r = run_cli("run", str(seeds), "--store", str(store), "--generations", "2",
+                    "--base-url", server.base_url, "--model", "m", "--no-progress",
+                    "--near-dup", "0.97", env={"EVOLVIZ_CACHE_DIR": str(tmp_path / "c")})
+        assert r.returncode == 0, r.stderr
+    with RunStore(store, create=False) as s:
+        near = [c for c in s.candidates() if c.rejection and c.rejection.rule == "duplicate"
+                and c.rejection.detail["kind"] == "near"]
+        ids = {c.id for c in s.candidates()} | {r["id"] for r in s.seed_rows()}
+        assert RunConfig.from_dict(s.get_meta("config")).gates.near_dup == 0.97
+    # "topic number 1." and "topic number 5." differ by one token: near, not exact.
+    assert near, "no near duplicate among the topic instructions"
+    for c in near:
+        d = c.rejection.detail
+        assert d["of"] in ids and d["of"] != c.parent_id and 0.97 <= d["score"] <= 1.0
+        assert f"near duplicate of {d['of']} (cosine" in c.rejection.reason
