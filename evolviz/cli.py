@@ -95,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("-k", type=int, default=20, help="k-means clusters")
     m.add_argument("--seed", type=int, default=0)
 
+    cp = sub.add_parser("compare", help="two runs side by side, with intervals and "
+                                          "significance flags")
+    cp.add_argument("a", help="run store A (the baseline)")
+    cp.add_argument("b", help="run store B")
+    cp.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_prices(cp)
+
     sl = sub.add_parser("serve-local", help="serve the embedded local model until Ctrl-C")
     sl.add_argument("--port", type=int)
 
@@ -106,6 +113,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_prices(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--price-in", type=float, metavar="USD",
+                   help="price per million input (prompt) tokens")
+    p.add_argument("--price-out", type=float, metavar="USD",
+                   help="price per million output (completion) tokens")
+
+
+def _prices(args: argparse.Namespace) -> tuple[float, float] | None:
+    """Both prices or none: a cost from half a price list would be silently wrong."""
+    if args.price_in is None and args.price_out is None:
+        return None
+    if args.price_in is None or args.price_out is None:
+        raise ConfigError("--price-in and --price-out go together (USD per million tokens)")
+    if args.price_in < 0 or args.price_out < 0:
+        raise ConfigError("--price-in and --price-out must be >= 0")
+    return args.price_in, args.price_out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -115,7 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handler = {
             "run": cmd_run, "show": cmd_show, "export": cmd_export, "check": cmd_check,
-            "map": cmd_map, "serve-local": cmd_serve_local, "templates": cmd_templates,
+            "map": cmd_map, "compare": cmd_compare, "serve-local": cmd_serve_local,
+            "templates": cmd_templates,
         }[args.command]
         return handler(args)
     except InputError as e:
@@ -310,6 +336,20 @@ def cmd_map(args: argparse.Namespace) -> int:
         raise InputError(f"{args.store}: no such run store")
     return map_main(args.store, args.reference, args.output, sample=args.sample, k=args.k,
                     seed=args.seed)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from .compare import compare_stores, render_comparison
+    from .store import RunStore
+
+    prices = _prices(args)
+    with RunStore(args.a, create=False, readonly=True) as a, \
+            RunStore(args.b, create=False, readonly=True) as b:
+        report = compare_stores(a, b, prices=prices)
+    print(json.dumps(report, indent=2) if args.json else render_comparison(report))
+    return 0
 
 
 def cmd_serve_local(args: argparse.Namespace) -> int:
