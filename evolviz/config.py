@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import ConfigError, StoreMismatchError
 from .calls import ROLES, Sampling
+from .errors import ConfigError, StoreMismatchError
 from .rules import RuleConfig
 
 __all__ = ["DEFAULT_SAMPLING", "RunConfig", "operator_plan"]
