@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -16,19 +15,35 @@ from .errors import ConfigError, EvolvizError, InputError
 __all__ = ["build_parser", "main"]
 
 
-def _weights(values: Sequence[str]) -> dict[str, float]:
-    out = {}
-    for v in values:
-        name, sep, w = v.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            out[name.strip()] = float(w)
-        except ValueError:
-            raise ConfigError(
-                f"--weight {v!r}: expected OPERATOR=NUMBER, e.g. mutation=0.5"
-            ) from None
-    return out
+def _run_options(p: argparse.ArgumentParser) -> None:
+    """What decides a run's calls: shared by `run` and `estimate`, so a pilot is the run."""
+    p.add_argument("--field", help="instruction column/key for CSV, Parquet or JSONL")
+    p.add_argument("--format", dest="seed_format", help="force the seed file format")
+    p.add_argument("--strict", action="store_true", help="refuse a seed file with a bad row")
+    p.add_argument("--limit", type=int, help="use only the first N seeds")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint; default: the local model")
+    p.add_argument("--model", help="model for every role")
+    p.add_argument("--evolver-model", help="model for rewriting (default: --model)")
+    p.add_argument("--answer-model", help="model for answering (default: --model)")
+    p.add_argument("--judge-model", help="model for judging (default: --model)")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                   help="environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument("--concurrency", type=int,
+                   help="LLM calls in flight (default 8; 2 on the local model, which serves "
+                        "one request at a time)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
+    p.add_argument("--retries", type=int, default=5, help="retries per call")
+    p.add_argument("--seed", type=int, default=0, help="RNG seed for operator choice")
+    p.add_argument("--temperature", type=float, help="sampling temperature for rewrites "
+                                                     "and answers")
+    p.add_argument("--templates", help="folder of template files laid over the built-ins")
+    p.add_argument("--weight", action="append", default=[], metavar="OP=W",
+                   help="operator weight (repeatable); uniform by default")
+    p.add_argument("--no-rule", action="append", default=[], metavar="NAME",
+                   help="switch an elimination rule off (repeatable)")
+    p.add_argument("--sorry-max-words", type=int, default=80, help="rule 2 threshold")
+    p.add_argument("--judge-difficulty", action="store_true",
+                   help="rate accepted instructions 1-10 with the judge")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,33 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  ".txt, or CSV/Parquet/JSONL with --field")
     r.add_argument("--store", required=True, help="run store (SQLite file)")
     r.add_argument("--generations", type=int, required=True, help="total generations")
-    r.add_argument("--field", help="instruction column/key for CSV, Parquet or JSONL")
-    r.add_argument("--format", dest="seed_format", help="force the seed file format")
-    r.add_argument("--strict", action="store_true", help="refuse a seed file with a bad row")
-    r.add_argument("--limit", type=int, help="use only the first N seeds")
-    r.add_argument("--base-url", help="OpenAI-compatible endpoint; default: the local model")
-    r.add_argument("--model", help="model for every role")
-    r.add_argument("--evolver-model", help="model for rewriting (default: --model)")
-    r.add_argument("--answer-model", help="model for answering (default: --model)")
-    r.add_argument("--judge-model", help="model for judging (default: --model)")
-    r.add_argument("--api-key-env", default="OPENAI_API_KEY",
-                   help="environment variable holding the API key (default OPENAI_API_KEY)")
-    r.add_argument("--concurrency", type=int,
-                   help="LLM calls in flight (default 8; 2 on the local model, which serves "
-                        "one request at a time)")
-    r.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
-    r.add_argument("--retries", type=int, default=5, help="retries per call")
-    r.add_argument("--seed", type=int, default=0, help="RNG seed for operator choice")
-    r.add_argument("--temperature", type=float, help="sampling temperature for rewrites "
-                                                     "and answers")
-    r.add_argument("--templates", help="folder of template files laid over the built-ins")
-    r.add_argument("--weight", action="append", default=[], metavar="OP=W",
-                   help="operator weight (repeatable); uniform by default")
-    r.add_argument("--no-rule", action="append", default=[], metavar="NAME",
-                   help="switch an elimination rule off (repeatable)")
-    r.add_argument("--sorry-max-words", type=int, default=80, help="rule 2 threshold")
-    r.add_argument("--judge-difficulty", action="store_true",
-                   help="rate accepted instructions 1-10 with the judge")
+    _run_options(r)
+    _budget_options(r)
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     s = sub.add_parser("show", help="per-generation table of a run, or one candidate")
@@ -163,66 +153,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .config import DEFAULT_SAMPLING, RunConfig
-    from .engine import Evolution
-    from .llm import LLMClient, ResponseCache
+    from .budget import BudgetReached
     from .progress import CliProgress
-    from .rules import RuleConfig
-    from .seeds import load_seeds
-    from .store import RunStore
-    from .templates import TemplateSet
-    from .textsafe import inert
+    from .runsetup import load_run_seeds, open_run
 
     if args.generations < 1:
         raise ConfigError("--generations must be >= 1")
-    if args.concurrency is not None and args.concurrency < 1:
-        raise ConfigError("--concurrency must be >= 1")
-    loaded = load_seeds(args.seeds, field=args.field, format=args.seed_format,
-                        strict=args.strict)
-    for problem in loaded.problems[:10]:
-        print(f"evolviz: skipped {problem.path}:{problem.line}: {inert(problem.reason)}",
-              file=sys.stderr)
-    if len(loaded.problems) > 10:
-        print(f"evolviz: ... and {len(loaded.problems) - 10} more bad rows skipped",
-              file=sys.stderr)
-    seeds = loaded.seeds[: args.limit] if args.limit else loaded.seeds
-    if not seeds:
-        raise InputError(f"{args.seeds}: no usable seeds")
-    templates = TemplateSet.load(args.templates)
-
-    local = None
-    sampling = dict(DEFAULT_SAMPLING)
-    if args.base_url:
-        base_url = args.base_url
-        api_key = os.environ.get(args.api_key_env)
-        model = args.model or "gpt-4o-mini"
-    else:
-        from .local_model import LOCAL_SAMPLING, shared_local_model
-
-        print("evolviz: no --base-url: starting the embedded local model "
-              "(SmolLM2-135M-Instruct)...", file=sys.stderr)
-        local = shared_local_model()
-        base_url, api_key, model = local.base_url, "none", args.model or local.model_name
-        sampling = dict(LOCAL_SAMPLING)
-    if args.temperature is not None:
-        for role in ("evolver", "answerer"):
-            sampling[role] = sampling[role].__class__(**{**sampling[role].__dict__,
-                                                         "temperature": args.temperature})
-    rules = RuleConfig(sorry_max_words=args.sorry_max_words).without(args.no_rule)
-    config = RunConfig(seed=args.seed, operator_weights=_weights(args.weight), rules=rules,
-                       sampling=sampling, judge_difficulty=args.judge_difficulty)
-    models = {"evolver": args.evolver_model or model, "answerer": args.answer_model or model,
-              "judge": args.judge_model or model}
-
-    store = RunStore(args.store)
-    cache = ResponseCache(args.store)
-    concurrency = args.concurrency or (2 if local is not None else 8)
-    client = LLMClient(base_url, api_key=api_key, models=models,
-                       concurrency=concurrency, timeout=args.timeout,
-                       max_retries=args.retries, cache=cache,
-                       recover=local.recover if local is not None else None)
+    budget = _budget(args)
+    seeds = load_run_seeds(args)
+    run = open_run(args, seeds, args.store)
+    store, cache, client, evo = run.store, run.cache, run.client, run.evolution
     try:
-        evo = Evolution(store, client, templates, config, seeds=seeds)
+        if budget is not None:
+            budget.spent_prompt, budget.spent_completion = store.token_totals()
+            client.budget = budget
         progress = CliProgress(store, args.generations, disable=args.no_progress)
 
         async def go() -> None:
@@ -232,16 +176,41 @@ def cmd_run(args: argparse.Namespace) -> int:
             finally:
                 await client.aclose()
 
-        asyncio.run(go())
+        stop = None
+        try:
+            asyncio.run(go())
+        except BudgetReached as e:
+            stop = e
         progress.close()
         print(render_table(store))
         cached = cache.hits
         print(f"{store.candidate_count()} candidates in {args.store}; "
               f"{client.tokens.total()} tokens this session; {cached} cached responses reused")
+        if stop is not None:
+            print(f"evolviz: stopped: {stop} ({budget.spent()} by this run). Everything "
+                  f"finished is saved; run the same command with a larger budget (or none) "
+                  f"to continue.", file=sys.stderr)
     finally:
-        cache.close()
-        store.close()
+        run.close()
     return 0
+
+
+def _budget_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-tokens", type=int, metavar="N",
+                   help="stop cleanly before the run's tokens (all sessions) would pass N")
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help="stop cleanly before the run's cost would pass USD "
+                        "(needs --price-in and --price-out)")
+    _add_prices(p)
+
+
+def _budget(args: argparse.Namespace) -> Any:
+    from .budget import Budget
+
+    prices = _prices(args)
+    if args.max_tokens is None and args.max_cost is None:
+        return None
+    return Budget(max_tokens=args.max_tokens, max_cost=args.max_cost, prices=prices)
 
 
 def render_table(store) -> str:
