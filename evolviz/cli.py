@@ -63,6 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     _budget_options(r)
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    es = sub.add_parser("estimate", help="project a full run's calls, tokens, cost and "
+                                         "time from a pilot, before paying for it")
+    es.add_argument("seeds", help="the seed file the full run will use")
+    es.add_argument("--generations", type=int, required=True, help="total generations")
+    es.add_argument("--pilot", type=int, default=20, metavar="K",
+                    help="seeds evolved for one generation in a scratch store (default 20)")
+    es.add_argument("--from-store", metavar="DB",
+                    help="project from this run store's generation 1 instead of a pilot")
+    es.add_argument("--json", action="store_true", help="print the projection as JSON")
+    _run_options(es)
+    _add_prices(es)
+
     s = sub.add_parser("show", help="per-generation table of a run, or one candidate")
     s.add_argument("store")
     s.add_argument("--candidate", metavar="ID", help="print one candidate's full record")
@@ -130,8 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handler = {
             "run": cmd_run, "show": cmd_show, "export": cmd_export, "check": cmd_check,
-            "map": cmd_map, "compare": cmd_compare, "serve-local": cmd_serve_local,
-            "templates": cmd_templates,
+            "map": cmd_map, "compare": cmd_compare, "estimate": cmd_estimate,
+            "serve-local": cmd_serve_local, "templates": cmd_templates,
         }[args.command]
         return handler(args)
     except InputError as e:
@@ -319,6 +331,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         report = compare_stores(a, b, prices=prices)
     print(json.dumps(report, indent=2) if args.json else render_comparison(report))
     return 0
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from .estimate import run_estimate
+
+    return run_estimate(args, _prices(args))
 
 
 def cmd_serve_local(args: argparse.Namespace) -> int:
