@@ -264,6 +264,8 @@ class Evolution:
 
         Stopping the iteration early (or cancelling the task that drives it) cancels the
         calls in flight; what was committed stays, and the next `step()` resumes there.
+        When the client's budget refuses a call, the candidates in flight finish their
+        current call, unfinished ones are left unrecorded and `BudgetReached` is raised.
         """
         g = self.next_generation()
         pool = self.store.pool(g)
