@@ -75,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(es)
     _add_prices(es)
 
+    op = sub.add_parser("optimize", help="let the evolver LLM revise an operator's template "
+                                         "from its failures; keep only what tests better")
+    op.add_argument("seeds", help="seed file; a dev slice of it is evolved at each step")
+    op.add_argument("--operator", required=True, help="the operator template to revise")
+    op.add_argument("--store", required=True, help="new store for every call and step")
+    op.add_argument("--steps", type=int, default=3, help="revision steps (default 3)")
+    op.add_argument("--dev", type=int, default=30, help="dev seeds (default 30)")
+    op.add_argument("--out", metavar="DIR", help="write the kept template here, for "
+                                                 "--templates DIR")
+    op.add_argument("--json", action="store_true", help="print the steps as JSON")
+    _run_options(op)
+
     s = sub.add_parser("show", help="per-generation table of a run, or one candidate")
     s.add_argument("store")
     s.add_argument("--candidate", metavar="ID", help="print one candidate's full record")
@@ -143,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {
             "run": cmd_run, "show": cmd_show, "export": cmd_export, "check": cmd_check,
             "map": cmd_map, "compare": cmd_compare, "estimate": cmd_estimate,
-            "serve-local": cmd_serve_local, "templates": cmd_templates,
+            "optimize": cmd_optimize, "serve-local": cmd_serve_local,
+            "templates": cmd_templates,
         }[args.command]
         return handler(args)
     except InputError as e:
@@ -337,6 +350,12 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from .estimate import run_estimate
 
     return run_estimate(args, _prices(args))
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from .optimize import run_optimize
+
+    return run_optimize(args)
 
 
 def cmd_serve_local(args: argparse.Namespace) -> int:

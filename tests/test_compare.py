@@ -6,9 +6,7 @@ import pytest
 
 from evolviz.stats import bootstrap, fisher_exact, holm, mcnemar_exact, wilson
 
-from conftest import ROOT, run_cli
-
-BUILTIN = ROOT / "evolviz" / "templates"
+from conftest import broken_mutation, run_cli
 
 
 def test_wilson_matches_published_values():
@@ -37,17 +35,6 @@ def test_bootstrap_ratio_keeps_rows_together_and_is_seeded():
     assert a.low < a.value < a.high
 
 
-def _broken_mutation(folder):
-    """A mutation template that lost its "#New Task#" line: the model cannot tell where the
-    example ends, echoes the prompt, and rule 4 (copied wording) rejects the rewrite."""
-    folder.mkdir()
-    text = (BUILTIN / "mutation.toml").read_text()
-    text = "\n".join(line for line in text.splitlines() if line.strip() != "#New Task#")
-    text = text.replace('"#New Task#", ', "")
-    (folder / "mutation.toml").write_text(text + "\n")
-    return folder
-
-
 def _run(seeds, store, server, *extra):
     r = run_cli("run", str(seeds), "--store", str(store), "--base-url", server.base_url,
                 "--model", "fake-model", "--no-progress", "--generations", "2", *extra)
@@ -65,7 +52,7 @@ def test_compare_flags_the_broken_operator_and_no_other(tmp_path, seeds_file, fa
     seeds = seeds_file(120)
     good = _run(seeds, tmp_path / "good.db", fake_llm)
     broken = _run(seeds, tmp_path / "broken.db", fake_llm, "--templates",
-                  str(_broken_mutation(tmp_path / "broken")))
+                  str(broken_mutation(tmp_path / "broken")))
 
     report = _compare(good, broken, "--price-in", "0.15", "--price-out", "0.60")
     assert report["paired"] and report["pairs"] == 240
