@@ -149,18 +149,18 @@ def render_estimate(report: dict[str, Any]) -> str:
              f"= {report['candidates']:,} candidates, from a pilot of "
              f"{report['pilot_candidates']} ({100 * acc['value']:.0f}% accepted, "
              f"95% CI {100 * acc['low']:.0f}-{100 * acc['high']:.0f}%)",
-             f"{'':12}{'calls':>30}{'input tokens':>34}{'output tokens':>34}"]
+             f"{'':10}  {'calls':>30}  {'input tokens':>36}  {'output tokens':>36}"]
     for role in (*ROLES, "total"):
-        lines.append(f"{role:12}{iv('calls.' + role):>30}{iv('prompt.' + role):>34}"
-                     f"{iv('completion.' + role):>34}")
-    lines.append(f"{'tokens':12}{iv('tokens.total'):>30}")
+        lines.append(f"{role:10}  {iv('calls.' + role):>30}  {iv('prompt.' + role):>36}  "
+                     f"{iv('completion.' + role):>36}")
+    lines.append(f"{'tokens':10}  {iv('tokens.total'):>30}")
     if "cost_usd" in p:
         pr = report["prices"]
-        lines.append(f"{'cost':12}{iv('cost_usd', '{:,.4f}'):>30} USD (at {pr['in']:g} in / "
+        lines.append(f"{'cost':10}  {iv('cost_usd', '{:,.4f}'):>30} USD (at {pr['in']:g} in / "
                      f"{pr['out']:g} out per million tokens)")
     else:
         lines.append("cost: give --price-in and --price-out (USD per million tokens)")
-    lines.append(f"{'wall time':12}{iv('wall_time_s', '{:,.1f}'):>30} s at concurrency "
+    lines.append(f"{'wall time':10}  {iv('wall_time_s', '{:,.1f}'):>30} s at concurrency "
                  f"{report['concurrency']}")
     return "\n".join(lines)
 
