@@ -91,6 +91,19 @@ def test_compare_flags_the_broken_operator_and_no_other(tmp_path, seeds_file, fa
     assert "flipped between accepted and not" in text.stdout
 
 
+def test_a_run_against_its_replay_differs_in_nothing(tmp_path, seeds_file, fake_llm):
+    seeds = seeds_file(30)
+    a = _run(seeds, tmp_path / "a.db", fake_llm, "--judge-difficulty")
+    b = _run(seeds, tmp_path / "b.db", fake_llm, "--judge-difficulty")
+    report = _compare(a, b)
+    assert report["paired"] and report["pairs"] == 60 and report["unpaired_candidates"] == 0
+    assert report["significant"] == [] and report["flipped"] == []
+    by_gen = report["difficulty_by_generation"]
+    assert [d["generation"] for d in by_gen] == [1, 2]
+    for d in by_gen:  # same responses, same ratings: identical means, honest intervals
+        assert d["a"] == d["b"] and 1 <= d["a"]["low"] <= d["a"]["value"] <= d["a"]["high"] <= 10
+
+
 def test_compare_refuses_a_missing_store_and_half_a_price(tmp_path, seeds_file, fake_llm):
     good = _run(seeds_file(10), tmp_path / "good.db", fake_llm)
     r = run_cli("compare", str(good), str(tmp_path / "nope.db"))
