@@ -20,6 +20,7 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from .budget import BudgetReached
 from .config import RunConfig, operator_plan
 from .errors import ConfigError, EndpointError, LLMCallError, StoreMismatchError
 from .gates.dataset_stage import gate_generation
@@ -132,6 +133,8 @@ async def evolve_candidate(
         cand.status, cand.error_class, cand.error = "failed", e.error_class, e.message[:2000]
     except EndpointError:
         raise  # every candidate would fail alike: the run stops, nothing is recorded
+    except BudgetReached:
+        raise  # not a failure: the candidate is left unstarted, to be resumed
     except Exception as e:  # a bug must not take the generation down; it is recorded
         cand.status, cand.error_class = "failed", f"InternalError.{type(e).__name__}"
         cand.error = "".join(traceback.format_exception(e))[-4000:]
@@ -321,6 +324,8 @@ class Evolution:
 
         Stopping the iteration early (or cancelling the task that drives it) cancels the
         calls in flight; what was committed stays, and the next `step()` resumes there.
+        When the client's budget refuses a call, the candidates in flight finish their
+        current call, unfinished ones are left unrecorded and `BudgetReached` is raised.
         """
         g = self.next_generation()
         pool = self.store.pool(g)
@@ -335,6 +340,7 @@ class Evolution:
             if slot not in done:
                 todo.put_nowait(slot)
         results: asyncio.Queue[Candidate | None] = asyncio.Queue()
+        stopped: list[BudgetReached] = []
         base, t0 = self.store.elapsed(g), time.monotonic()
 
         async def worker() -> None:
@@ -343,9 +349,13 @@ class Evolution:
                     slot = todo.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                cand = await evolve_candidate(
-                    pool[slot], plan[slot], generation=g, slot=slot, client=client,
-                    templates=templates, config=config)
+                try:
+                    cand = await evolve_candidate(
+                        pool[slot], plan[slot], generation=g, slot=slot, client=client,
+                        templates=templates, config=config)
+                except BudgetReached as e:  # others finish what they started, then stop
+                    stopped.append(e)
+                    return
                 self.store.add_candidate(cand, elapsed=base + time.monotonic() - t0)
                 results.put_nowait(cand)
 
@@ -368,6 +378,8 @@ class Evolution:
                 remaining -= 1
                 yield cand
             await closing  # re-raises a store error from a worker
+            if stopped:
+                raise stopped[0]
             stats = self.store.count_generation(g)
             stats.wall_time = base + time.monotonic() - t0
             if stats.done == stats.pool_size:

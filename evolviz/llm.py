@@ -22,6 +22,7 @@ from typing import Any
 
 import openai
 
+from .budget import Budget
 from .calls import ROLES, CallResult, Sampling
 from .errors import EndpointError, LLMCallError
 from .store.cache import ResponseCache
@@ -156,6 +157,8 @@ class LLMClient:
         self.recoveries = 0
         self._recover_lock: asyncio.Lock | None = None
         self.tokens = TokenCounter()
+        # A spending limit (evolviz.budget.Budget) consulted before every paid call.
+        self.budget: Budget | None = None
         self._rng = rng or random.Random(0)
         self._api_key = api_key or "none"
         self._semaphore: asyncio.Semaphore | None = None
@@ -221,6 +224,7 @@ class LLMClient:
                 self.tokens.cached_calls += 1
                 return result
 
+        hold = self.budget.reserve(role, messages, sampling) if self.budget else None
         started = time.perf_counter()
         last: _Retryable | None = None
         for attempt in range(self.max_retries + 1):
@@ -259,7 +263,7 @@ class LLMClient:
                 else:
                     # 400/401/403/404/422: retrying the same request cannot help.
                     return self._fail(result, started, "BadRequest",
-                                      f"HTTP {e.status_code}: {e.message}")
+                                      f"HTTP {e.status_code}: {e.message}", hold)
             except (openai.APIResponseValidationError, ValueError, TypeError, KeyError) as e:
                 # A 200 whose body is not a chat completion (broken JSON and the like).
                 last = _Retryable("MalformedResponse", f"{type(e).__name__}: {e}")
@@ -269,12 +273,14 @@ class LLMClient:
                 await asyncio.sleep(self._delay(attempt, last.retry_after))
         else:
             assert last is not None
-            return self._fail(result, started, last.error_class, str(last))
+            return self._fail(result, started, last.error_class, str(last), hold)
 
         result.latency_s = time.perf_counter() - started
         self.tokens.prompt[role] += result.prompt_tokens
         self.tokens.completion[role] += result.completion_tokens
         self.tokens.calls[role] += 1
+        if hold is not None and self.budget is not None:
+            self.budget.settle(hold, result.prompt_tokens, result.completion_tokens)
         if self.cache is not None:
             self.cache.put(key, model, {
                 "content": result.content,
@@ -344,7 +350,10 @@ class LLMClient:
         result.prompt_tokens = prompt_tokens
         result.completion_tokens = completion_tokens
 
-    def _fail(self, result: CallResult, started: float, error_class: str, message: str):
+    def _fail(self, result: CallResult, started: float, error_class: str, message: str,
+              hold: tuple[str, int, int] | None = None):
+        if hold is not None and self.budget is not None:
+            self.budget.settle(hold, 0, 0)
         result.latency_s = time.perf_counter() - started
         result.error_class = error_class
         result.error = message[:2000]

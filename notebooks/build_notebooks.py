@@ -138,6 +138,38 @@ debugging = nb([
              "out = Path(tempfile.mkdtemp()) / f'{edited.name}.toml'\n"
              "out.write_text(edited.to_toml())\n"
              "print('saved', out, '- use it with: evolviz run ... --templates', out.parent)"),
+    ("md", "## Compare: is the edit better, or is it noise?\n\nRun the same seeds with the "
+           "saved template. Same seeds and the same `--seed` make the comparison paired, "
+           "candidate by candidate; every rate gets a 95% interval and only differences that "
+           "survive a Holm correction are flagged (`evolviz compare A.db B.db` does the same)."),
+    ("code", "from evolviz.compare import compare_stores, render_comparison\n"
+             "from evolviz.store import RunStore\n\n"
+             "ex_b = Explorer(SEEDS / 'tiny.txt', references=None, maps=False,\n"
+             "                templates=out.parent)\n"
+             "await ex_b.step()\n"
+             "with RunStore(ex.store_path, readonly=True) as a, \\\n"
+             "        RunStore(ex_b.store_path, readonly=True) as b:\n"
+             "    report = compare_stores(a, b)\n"
+             "print(render_comparison(report))"),
+    ("md", "Ten seeds rarely make anything significant; that is the point of the intervals.\n\n"
+           "## Estimate: what will the full run cost?\n\nProject from the candidates just "
+           "made (as `evolviz estimate SEEDS --generations N --from-store DB`; without "
+           "`--from-store` it runs a 20-seed pilot first). Prices are yours, per million tokens."),
+    ("code", "from evolviz.estimate import PilotRow, project, render_estimate\n\n"
+             "rows = [PilotRow.of(c) for c in ex_b.store.candidates(generation=1)]\n"
+             "print(render_estimate(project(rows, seeds=52_000, generations=4, concurrency=32,\n"
+             "                              prices=(0.15, 0.60))))"),
+    ("md", "A budget stops the real run cleanly before it passes a limit, and the same command "
+           "with a larger budget resumes it:\n\n"
+           "    evolviz run seeds.jsonl --store big.db --generations 4 --max-cost 5 "
+           "--price-in 0.15 --price-out 0.60 ...\n\n"
+           "## Optimize: let the LLM propose a revision\n\nThe evolver reads the template and "
+           "a sample of its failed candidates with their verdicts and proposes a revision; it "
+           "is kept only if it passes the placeholder contract and fails significantly less "
+           "on a dev slice of seeds (paired McNemar). Slow on the local model:\n\n"
+           "    evolviz optimize seeds.jsonl --operator mutation --store opt.db --steps 3 "
+           "--dev 30 --out revised/\n\n"
+           "then compare a run with `--templates revised/` against the current one, as above."),
 ])
 
 paper = nb([

@@ -36,6 +36,17 @@ def fake_llm():
         yield server
 
 
+def broken_mutation(folder: Path) -> Path:
+    """A mutation template that lost its "#New Task#" line: the model cannot tell where the
+    example ends, echoes the prompt, and rule 4 (copied wording) rejects the rewrite."""
+    folder.mkdir()
+    text = (ROOT / "evolviz" / "templates" / "mutation.toml").read_text()
+    text = "\n".join(line for line in text.splitlines() if line.strip() != "#New Task#")
+    text = text.replace('"#New Task#", ', "")
+    (folder / "mutation.toml").write_text(text + "\n")
+    return folder
+
+
 def run_cli(*args: str, timeout: float = 300, env: dict | None = None):
     """Run the real `evolviz` entry point in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", "evolviz", *args], capture_output=True,

@@ -32,11 +32,23 @@ def check_store(store: RunStore) -> list[str]:
         nxt = conn.execute("SELECT count(*) FROM pool WHERE generation=?", (g + 1,)).fetchone()
         if nxt[0] != seeds:
             problems.append(f"generation {g + 1}: the pool after generation {g} is missing")
-    # With no finished generation, only generation 1 may have candidates.
-    open_generation = finished[-1] + 1 if finished else 1
-    for (g,) in conn.execute("SELECT DISTINCT generation FROM candidates"):
-        if g not in finished and g != open_generation:
-            problems.append(f"generation {g}: candidates beyond the next unfinished generation")
+    if store.get_meta("optimize") is not None:
+        # An `evolviz optimize` store: generation k holds step k's evaluation of the same
+        # dev pool (generation 1's), one candidate per slot, not an evolution's generations.
+        stray = conn.execute(
+            "SELECT count(*) FROM candidates c LEFT JOIN pool p ON p.generation = 1 "
+            "AND p.slot = c.slot WHERE p.member_id IS NULL OR p.member_id != c.parent_id"
+        ).fetchone()[0]
+        if stray:
+            problems.append(f"{stray} optimize candidate(s) whose parent is not the dev pool "
+                            f"member of their slot")
+    else:
+        # With no finished generation, only generation 1 may have candidates.
+        open_generation = finished[-1] + 1 if finished else 1
+        for (g,) in conn.execute("SELECT DISTINCT generation FROM candidates"):
+            if g not in finished and g != open_generation:
+                problems.append(f"generation {g}: candidates beyond the next unfinished "
+                                f"generation")
     orphans = conn.execute(
         "SELECT count(*) FROM candidates c WHERE c.parent_id NOT IN (SELECT id FROM seeds) "
         "AND c.parent_id NOT IN (SELECT id FROM candidates WHERE status='accepted')"

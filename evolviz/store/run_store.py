@@ -375,6 +375,16 @@ class RunStore:
             for r in rows:
                 yield candidate_from_row(r)
 
+    def token_totals(self) -> tuple[int, int]:
+        """Prompt and completion tokens the stored candidates paid for (cached calls are
+        free); a budget counts from here so it means the same on every resume."""
+        row = self.conn.execute(
+            "SELECT sum(json_extract(c.value, '$.prompt_tokens')), "
+            "sum(json_extract(c.value, '$.completion_tokens')) "
+            "FROM candidates, json_each(candidates.record, '$.calls') AS c "
+            "WHERE NOT coalesce(json_extract(c.value, '$.cached'), 0)").fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
+
     def candidate_count(self, generation: int | None = None) -> int:
         if generation is None:
             return self.conn.execute("SELECT count(*) FROM candidates").fetchone()[0]

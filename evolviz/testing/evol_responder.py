@@ -22,6 +22,8 @@ def prompt_kind(request: dict[str, Any]) -> str:
     """Which role a request plays, judged from evolviz's built-in template wording."""
     messages = request.get("messages") or []
     user = str(messages[-1].get("content", "")) if messages else ""
+    if "#Template to revise#" in user:
+        return "revise"
     if "#Original Task#" in user or "#Example Task#" in user:
         return "rewrite"
     if "Task A:" in user and "Task B:" in user:
@@ -53,6 +55,16 @@ _ADDITIONS = (
 )
 
 
+def _revise(user: str) -> str:
+    """A reviser that knows one fix: a template that shows the task but lost the line
+    marking where the rewrite goes gets that line back (otherwise it is returned as is)."""
+    template = _parent(user, "<template>", "</template>")
+    for start, end in (("#Example Task#", "#New Task#"), ("#Original Task#", "#Harder Task#")):
+        if start in template and end not in template:
+            template = template.rstrip() + f"\n\n{end}\n"
+    return f"<template>\n{template}\n</template>"
+
+
 @dataclass
 class EvolResponder:
     """Outcome rates (each checked in turn, from independent hashes of the prompt).
@@ -73,6 +85,8 @@ class EvolResponder:
         messages = request.get("messages") or []
         user = str(messages[-1].get("content", "")) if messages else ""
         key = user + self.salt + str(request.get("seed", ""))
+        if kind == "revise":
+            return _revise(user)
         if kind == "rewrite":
             if "#Original Task#" in user:
                 parent = _parent(user, "#Original Task#", "#Harder Task#")

@@ -1,0 +1,102 @@
+"""A spending limit for a run, checked before every paid call.
+
+Why before, and with a reservation: calls run concurrently, so "stop when the budget is
+spent" would let every call in flight cross it. Each call instead reserves what it may
+cost (the largest call of its role seen so far, or its prompt plus `max_tokens` before
+any has been seen) and is refused when spent + reserved + that would pass the limit. Once
+a call is refused the budget stays reached: calls already in flight finish (their
+responses are paid for, so they are kept in the response cache) and nothing new starts.
+The engine turns the refusal into a clean stop of the generation; the unfinished
+candidates are not recorded, so the same command with a larger budget resumes them, for
+free up to where they stopped.
+
+Spending counts the whole run (what the store already holds), not just this session, so
+`--max-tokens` means the same thing on every resume. Cached responses cost nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .calls import Sampling
+from .errors import ConfigError, EvolvizError
+
+__all__ = ["Budget", "BudgetReached"]
+
+
+class BudgetReached(EvolvizError):
+    """The next call would cross the run's budget; everything finished is saved."""
+
+
+@dataclass
+class Budget:
+    max_tokens: int | None = None
+    max_cost: float | None = None
+    prices: tuple[float, float] | None = None  # USD per million input, output tokens
+    spent_prompt: int = 0
+    spent_completion: int = 0
+    reached: str | None = None
+    _reserved: list[int] = field(default_factory=lambda: [0, 0])
+    _largest: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ConfigError("--max-tokens must be >= 1")
+        if self.max_cost is not None:
+            if self.max_cost <= 0:
+                raise ConfigError("--max-cost must be > 0")
+            if self.prices is None:
+                raise ConfigError("--max-cost needs --price-in and --price-out "
+                                  "(USD per million tokens)")
+
+    def cost(self, prompt: int, completion: int) -> float:
+        if self.prices is None:
+            return 0.0
+        return (prompt * self.prices[0] + completion * self.prices[1]) / 1e6
+
+    def _crosses(self, prompt: int, completion: int) -> str | None:
+        p = self.spent_prompt + self._reserved[0] + prompt
+        c = self.spent_completion + self._reserved[1] + completion
+        if self.max_tokens is not None and p + c > self.max_tokens:
+            return f"--max-tokens {self.max_tokens}"
+        if self.max_cost is not None and self.cost(p, c) > self.max_cost:
+            return f"--max-cost {self.max_cost:g}"
+        return None
+
+    def reserve(self, role: str, messages: Sequence[dict[str, str]],
+                sampling: Sampling) -> tuple[str, int, int]:
+        """Hold room for one call, or raise `BudgetReached` (and stay reached)."""
+        guess = self._largest.get(role)
+        if guess is None:  # about 4 characters a token; the reply may use all max_tokens
+            guess = (sum(len(m.get("content", "")) for m in messages) // 4 + 1,
+                     sampling.max_tokens)
+        if self.reached is None:
+            self.reached = self._crosses(*guess)
+        if self.reached is not None:
+            raise BudgetReached(f"the budget ({self.reached}) is reached")
+        self._reserved[0] += guess[0]
+        self._reserved[1] += guess[1]
+        return role, guess[0], guess[1]
+
+    def settle(self, hold: tuple[str, int, int], prompt: int, completion: int) -> None:
+        """Replace a reservation with what the call really cost (0 for a failed call)."""
+        role, rp, rc = hold
+        self._reserved[0] -= rp
+        self._reserved[1] -= rc
+        self.spent_prompt += prompt
+        self.spent_completion += completion
+        if prompt or completion:
+            old = self._largest.get(role, (0, 0))
+            self._largest[role] = (max(old[0], prompt), max(old[1], completion))
+
+    def spent(self) -> str:
+        tokens = self.spent_prompt + self.spent_completion
+        text = f"{tokens:,} tokens spent"
+        if self.max_tokens is not None:
+            text += f" of {self.max_tokens:,}"
+        if self.prices is not None:
+            text += f", {self.cost(self.spent_prompt, self.spent_completion):.4f} USD"
+            if self.max_cost is not None:
+                text += f" of {self.max_cost:g}"
+        return text

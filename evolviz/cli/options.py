@@ -1,0 +1,133 @@
+"""Option groups several commands share, and reading them back into settings.
+
+Shared so that `run`, `estimate` and `optimize` describe a run with the same words: a cost
+estimate is only worth something if its pilot makes exactly the calls the run will make.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ConfigError
+
+__all__ = ["add_prices", "budget", "budget_options", "gate_config", "gate_options",
+           "prices", "run_options", "weights"]
+
+
+def weights(values: Sequence[str]) -> dict[str, float]:
+    out = {}
+    for v in values:
+        name, sep, w = v.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[name.strip()] = float(w)
+        except ValueError:
+            raise ConfigError(
+                f"--weight {v!r}: expected OPERATOR=NUMBER, e.g. mutation=0.5"
+            ) from None
+    return out
+
+
+def run_options(p: argparse.ArgumentParser) -> None:
+    """What decides a run's calls: shared by `run` and `estimate`, so a pilot is the run."""
+    p.add_argument("--field", help="instruction column/key for CSV, Parquet or JSONL")
+    p.add_argument("--format", dest="seed_format", help="force the seed file format")
+    p.add_argument("--strict", action="store_true", help="refuse a seed file with a bad row")
+    p.add_argument("--limit", type=int, help="use only the first N seeds")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint; default: the local model")
+    p.add_argument("--model", help="model for every role")
+    p.add_argument("--evolver-model", help="model for rewriting (default: --model)")
+    p.add_argument("--answer-model", help="model for answering (default: --model)")
+    p.add_argument("--judge-model", help="model for judging (default: --model)")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                   help="environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument("--concurrency", type=int,
+                   help="LLM calls in flight (default 8; 2 on the local model, which serves "
+                        "one request at a time)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
+    p.add_argument("--retries", type=int, default=5, help="retries per call")
+    p.add_argument("--seed", type=int, default=0, help="RNG seed for operator choice")
+    p.add_argument("--temperature", type=float, help="sampling temperature for rewrites "
+                                                     "and answers")
+    p.add_argument("--templates", help="folder of template files laid over the built-ins")
+    p.add_argument("--weight", action="append", default=[], metavar="OP=W",
+                   help="operator weight (repeatable); uniform by default")
+    p.add_argument("--no-rule", action="append", default=[], metavar="NAME",
+                   help="switch an elimination rule off (repeatable)")
+    p.add_argument("--sorry-max-words", type=int, default=80, help="rule 2 threshold")
+    p.add_argument("--judge-difficulty", action="store_true",
+                   help="rate accepted instructions 1-10 with the judge")
+
+
+def gate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-dedup", action="store_true",
+                   help="keep exact duplicates (on by default: the earlier slot wins)")
+    p.add_argument("--near-dup", type=float, metavar="THRESHOLD",
+                   help="also reject near duplicates: cosine similarity >= THRESHOLD in (0, 1]")
+    p.add_argument("--decontaminate", action="append", default=[], metavar="FILE",
+                   help="benchmark file whose items no instruction may share an n-gram with "
+                        "(repeatable; any seed format)")
+    p.add_argument("--decontaminate-field", metavar="FIELD",
+                   help="text column/key of the benchmark files, where one is needed")
+    p.add_argument("--decontaminate-ngram", type=int, default=13, metavar="N",
+                   help="words in a row that count as contamination (default 13)")
+
+
+def gate_config(args: argparse.Namespace):
+    """The gates asked for, with benchmark files checked (and indexed) now, so a bad file
+    stops the command before anything starts."""
+    from ..gates import GateConfig, load_index
+
+    gates = GateConfig(dedup=not args.no_dedup, near_dup=args.near_dup,
+                       decontaminate=tuple(args.decontaminate),
+                       decontaminate_field=args.decontaminate_field,
+                       decontaminate_ngram=args.decontaminate_ngram)
+    index = None
+    if gates.decontaminate:
+        index = load_index(gates.decontaminate, gates.decontaminate_field,
+                           gates.decontaminate_ngram)
+        d = index.describe()
+        print(f"evolviz: decontaminating against {d['items']} benchmark items "
+              f"({d['ngrams']} {gates.decontaminate_ngram}-grams; {d['too_short']} items "
+              f"too short to share one)", file=sys.stderr)
+    return gates, index
+
+
+def add_prices(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--price-in", type=float, metavar="USD",
+                   help="price per million input (prompt) tokens")
+    p.add_argument("--price-out", type=float, metavar="USD",
+                   help="price per million output (completion) tokens")
+
+
+def prices(args: argparse.Namespace) -> tuple[float, float] | None:
+    """Both prices or none: a cost from half a price list would be silently wrong."""
+    if args.price_in is None and args.price_out is None:
+        return None
+    if args.price_in is None or args.price_out is None:
+        raise ConfigError("--price-in and --price-out go together (USD per million tokens)")
+    if args.price_in < 0 or args.price_out < 0:
+        raise ConfigError("--price-in and --price-out must be >= 0")
+    return args.price_in, args.price_out
+
+
+def budget_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-tokens", type=int, metavar="N",
+                   help="stop cleanly before the run's tokens (all sessions) would pass N")
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help="stop cleanly before the run's cost would pass USD "
+                        "(needs --price-in and --price-out)")
+    add_prices(p)
+
+
+def budget(args: argparse.Namespace) -> Any:
+    from ..budget import Budget
+
+    price_pair = prices(args)
+    if args.max_tokens is None and args.max_cost is None:
+        return None
+    return Budget(max_tokens=args.max_tokens, max_cost=args.max_cost, prices=price_pair)

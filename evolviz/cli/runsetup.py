@@ -1,0 +1,92 @@
+"""A run from command-line options: one place, used by `run`, `estimate` and `optimize`.
+
+It turns options into an `Endpoint` and a `RunConfig` and hands them to a `RunSession`
+(the same code the panel uses), so a pilot or an optimisation step makes exactly the calls
+the real run would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, InputError
+from ..session import Endpoint, RunSession
+from .options import weights
+
+__all__ = ["load_run_seeds", "open_run", "record_gate_inputs"]
+
+
+def load_run_seeds(args: argparse.Namespace) -> list[Any]:
+    """The seeds `args` name, with bad rows reported (as `run` always has)."""
+    from ..seeds import load_seeds
+    from ..textsafe import inert
+
+    loaded = load_seeds(args.seeds, field=args.field, format=args.seed_format,
+                        strict=args.strict)
+    for problem in loaded.problems[:10]:
+        print(f"evolviz: skipped {problem.path}:{problem.line}: {inert(problem.reason)}",
+              file=sys.stderr)
+    if len(loaded.problems) > 10:
+        print(f"evolviz: ... and {len(loaded.problems) - 10} more bad rows skipped",
+              file=sys.stderr)
+    seeds = loaded.seeds[: args.limit] if args.limit else loaded.seeds
+    if not seeds:
+        raise InputError(f"{args.seeds}: no usable seeds")
+    return seeds
+
+
+def endpoint_from(args: argparse.Namespace) -> Endpoint:
+    roles = {"evolver": args.evolver_model, "answerer": args.answer_model,
+             "judge": args.judge_model}
+    return Endpoint(base_url=args.base_url, model=args.model,
+                    role_models={r: m for r, m in roles.items() if m},
+                    api_key_env=args.api_key_env, concurrency=args.concurrency,
+                    timeout=args.timeout, retries=args.retries)
+
+
+def open_run(args: argparse.Namespace, seeds: Sequence[Any], store_path: str | Path,
+             *, gates: Any = None) -> RunSession:
+    """The run `args` describe over `seeds`, its client built (the local model started
+    when no endpoint is given)."""
+    from ..config import RunConfig
+    from ..rules import RuleConfig
+    from ..session import default_sampling
+    from ..templates import TemplateSet
+
+    if args.concurrency is not None and args.concurrency < 1:
+        raise ConfigError("--concurrency must be >= 1")
+    templates = TemplateSet.load(args.templates)
+    endpoint = endpoint_from(args)
+    sampling = default_sampling(endpoint)
+    if args.temperature is not None:
+        for role in ("evolver", "answerer"):
+            sampling[role] = replace(sampling[role], temperature=args.temperature)
+    rules = RuleConfig(sorry_max_words=args.sorry_max_words).without(args.no_rule)
+    extra = {"gates": gates} if gates is not None else {}
+    config = RunConfig(seed=args.seed, operator_weights=weights(args.weight), rules=rules,
+                       sampling=sampling, judge_difficulty=args.judge_difficulty, **extra)
+    if endpoint.local:
+        print("evolviz: no --base-url: starting the embedded local model "
+              "(SmolLM2-135M-Instruct)...", file=sys.stderr)
+    session = RunSession(store_path, seeds=seeds, config=config, templates=templates,
+                         endpoint=endpoint)
+    try:
+        session.build_client()
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def record_gate_inputs(store: Any, index: Any) -> None:
+    """What the dataset card needs and the store does not otherwise keep: which benchmark
+    files (by sha256) the run was decontaminated against."""
+    if index is not None:
+        store.set_meta("gate_benchmarks", index.describe())
+
+

@@ -1,0 +1,218 @@
+"""Let the evolver LLM revise an operator's template from its failures, and keep a revision
+only when a paired test on a dev slice says it fails less.
+
+Why this loop and not "ask once and trust it": the Evol-Instruct authors' follow-up (Auto
+Evol-Instruct) found that LLM-revised evolving prompts beat hand-written ones, but only
+because each revision was checked against a dev set; an unchecked revision is as likely to
+be worse. Here a proposal must (1) pass the template placeholder contract, as any
+hand-edited template must, and (2) lower the failure rate on the same dev seeds with an
+exact McNemar p < 0.05. Every evaluation is stored as candidates (generation k = step k)
+and every step (proposal, its revision call, numbers, kept or not) in the store's meta
+under "optimize", so a person can see each diff and why it was kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from .engine import evolve_candidate
+from .errors import TemplateError
+from .records import Candidate, PoolMember
+from .stats import mcnemar_exact, wilson
+from .templates import Template, TemplateSet, parse_template
+
+__all__ = ["ALPHA", "REVISE_MARKER", "optimize", "parse_proposal", "revision_messages"]
+
+ALPHA = 0.05
+REVISE_MARKER = "#Template to revise#"
+_BLOCK = re.compile(r"<template>\s*\n?(.*?)\n?\s*</template>", re.DOTALL)
+
+_SYSTEM = ("You improve prompt templates for a pipeline that rewrites instructions. You "
+           "reply with the complete revised template between <template> and </template>, "
+           "and nothing else.")
+_USER = """The template below is sent to a model to rewrite an instruction; \
+{{instruction}} is replaced by the instruction. Too many of its rewrites are rejected. \
+Study the rejected rewrites and their verdicts, then write a revised template that avoids \
+those failures while asking for the same kind of rewrite. Keep {{instruction}} exactly \
+where the instruction belongs, and keep the template's section markers.
+
+""" + REVISE_MARKER + """
+<template>
+TEMPLATE
+</template>
+
+#Rejected rewrites#
+FAILURES
+"""
+
+
+def revision_messages(template: Template, failures: Sequence[Candidate]) -> list[dict[str, str]]:
+    """The revision request: the template and a sample of its failures with verdicts."""
+    shown = []
+    for c in failures:
+        rewrite = c.calls.get("rewrite")
+        text = (rewrite.content if rewrite is not None and rewrite.content else "")[:400]
+        bad = c.rejection
+        why = f"{bad.rule}: {bad.reason}" if bad else (c.error_class or c.status)
+        shown.append(f"- instruction: {c.parent_instruction[:300]}\n  rewrite: {text}\n"
+                     f"  verdict: {why}")
+    user = _USER.replace("TEMPLATE", template.user).replace(
+        "FAILURES", "\n".join(shown) or "(none recorded)")
+    return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
+
+
+def parse_proposal(content: str | None, current: Template, where: str) -> Template:
+    """The proposed template, held to the same contract as a hand-written file."""
+    match = _BLOCK.search(content or "")
+    if match is None:
+        raise TemplateError(f"{where}: the reply has no <template>...</template> block")
+    data: dict[str, Any] = {"name": current.name, "role": current.role, "kind": current.kind,
+                            "description": current.description, "system": current.system,
+                            "placeholders": list(current.placeholders),
+                            "markers": list(current.markers), "user": match.group(1)}
+    return parse_template(data, path=where)
+
+
+async def _evaluate(template: Template, dev: Sequence[PoolMember], step: int, ctx: dict
+                    ) -> list[Candidate]:
+    templates: TemplateSet = ctx["templates"].replace(template)
+    cands = await asyncio.gather(*[
+        evolve_candidate(m, template.name, generation=step + 1, slot=i, client=ctx["client"],
+                         templates=templates, config=ctx["config"])
+        for i, m in enumerate(dev)])
+    for c in cands:
+        ctx["store"].add_candidate(c)
+    return list(cands)
+
+
+def _failed(cands: Sequence[Candidate]) -> list[bool]:
+    return [c.status != "accepted" for c in cands]
+
+
+async def optimize(store: Any, client: Any, templates: TemplateSet, config: Any,
+                   dev: Sequence[PoolMember], operator: str, steps: int,
+                   *, sample_failures: int = 5) -> list[dict[str, Any]]:
+    """Run up to `steps` revision steps; returns (and stores) one record per step."""
+    ctx = {"store": store, "client": client, "templates": templates, "config": config}
+    current = templates.operators[operator]
+    cands = await _evaluate(current, dev, 0, ctx)
+    failed = _failed(cands)
+    iv = wilson(sum(failed), len(failed))
+    history: list[dict[str, Any]] = [{"step": 0, "status": "baseline", "template": current.user,
+                                      "failure_rate": iv.to_dict(), "n": len(failed)}]
+    store.set_meta("optimize", {"operator": operator, "steps": history})
+    for step in range(1, steps + 1):
+        failures = [c for c in cands if c.status != "accepted"][:sample_failures]
+        if not failures:
+            break  # nothing left to learn from
+        messages = revision_messages(current, failures)
+        call = await client.chat("evolver", messages, config.sampling["evolver"],
+                                 sample=f"optimize/{operator}/{step}")
+        record: dict[str, Any] = {"step": step, "revision_call": call.to_dict()}
+        try:
+            proposal = parse_proposal(call.content, current,
+                                      f"{store.path}: optimize step {step}")
+        except TemplateError as e:
+            record.update(status="invalid", error=str(e))
+            history.append(record)
+            store.set_meta("optimize", {"operator": operator, "steps": history})
+            continue
+        proposal = replace(proposal, path=f"optimize step {step}")
+        if proposal.user.strip() == current.user.strip():
+            record.update(status="unchanged")  # nothing to evaluate; ask again next step
+            history.append(record)
+            store.set_meta("optimize", {"operator": operator, "steps": history})
+            continue
+        new = await _evaluate(proposal, dev, step, ctx)
+        new_failed = _failed(new)
+        fixed = sum(a and not b for a, b in zip(failed, new_failed, strict=True))
+        broke = sum(b and not a for a, b in zip(failed, new_failed, strict=True))
+        p = mcnemar_exact(fixed, broke)
+        keep = fixed > broke and p < ALPHA
+        record.update(status="kept" if keep else "not kept", template=proposal.user,
+                      diff="".join(difflib.unified_diff(
+                          current.user.splitlines(keepends=True),
+                          proposal.user.splitlines(keepends=True), "current", "proposal")),
+                      failure_rate=wilson(sum(new_failed), len(new_failed)).to_dict(),
+                      n=len(new_failed), fixed=fixed, broke=broke, p=p)
+        history.append(record)
+        store.set_meta("optimize", {"operator": operator, "steps": history})
+        if keep:
+            current, cands, failed = proposal, new, new_failed
+    return history
+
+
+def render_steps(history: Sequence[dict[str, Any]]) -> str:
+    """Each step's numbers and diff for a terminal; proposals are LLM text, made inert."""
+    from .textsafe import inert
+
+    lines = []
+    for h in history:
+        head = f"step {h['step']}: {h['status']}"
+        if "failure_rate" in h:
+            fr = h["failure_rate"]
+            head += (f", failure rate {100 * fr['value']:.0f}% [{100 * fr['low']:.0f}%, "
+                     f"{100 * fr['high']:.0f}%] of {h['n']}")
+        if "p" in h:
+            head += f"; fixed {h['fixed']}, broke {h['broke']}, McNemar p = {h['p']:.3g}"
+        lines.append(head)
+        if h.get("error"):
+            lines.append("  " + inert(h["error"]))
+        if h.get("diff"):
+            lines += ["  " + inert(x) for x in h["diff"].splitlines()]
+    return "\n".join(lines)
+
+
+def run_optimize(args: Any) -> int:
+    """`evolviz optimize`: dev slice, baseline, up to --steps revisions, the result saved."""
+    import json
+    import random
+    from pathlib import Path
+
+    from .cli.runsetup import load_run_seeds, open_run
+    from .errors import ConfigError
+
+    if args.steps < 1 or args.dev < 2:
+        raise ConfigError("--steps must be >= 1 and --dev >= 2")
+    if Path(args.store).exists():
+        raise ConfigError(f"--store {args.store}: already exists; an optimize run needs a "
+                          f"new store")
+    seeds = load_run_seeds(args)
+    chosen = sorted(random.Random(args.seed).sample(range(len(seeds)),
+                                                    min(args.dev, len(seeds))))
+    run = open_run(args, [seeds[i] for i in chosen], args.store)
+    try:
+        templates = run.evolution.templates
+        if args.operator not in templates.operators:
+            raise ConfigError(f"--operator {args.operator!r}: operators are "
+                              f"{list(templates.operators)}")
+        dev = run.store.pool(1) or []
+
+        async def go() -> list[dict[str, Any]]:
+            try:
+                return await optimize(run.store, run.client, templates, run.evolution.config,
+                                      dev, args.operator, args.steps)
+            finally:
+                await run.client.aclose()
+
+        history = asyncio.run(go())
+        final = next(h for h in reversed(history) if h["status"] in ("kept", "baseline"))
+        if args.out:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            best = replace(templates.operators[args.operator], user=final["template"])
+            (out / f"{args.operator}.toml").write_text(best.to_toml(), encoding="utf-8")
+    finally:
+        run.close()
+    if args.json:
+        print(json.dumps(history, indent=2))
+    else:
+        print(render_steps(history))
+        print(f"kept: step {final['step']}" + (f"; written to {args.out}/{args.operator}.toml"
+                                                if args.out else ""))
+    return 0
