@@ -28,8 +28,10 @@ class CallName(StrEnum):
 
     REWRITE = "rewrite"
     EQUALITY = "equality"
+    EQUALITY_REASK = "equality_reask"  # asked once more when the first reply was unreadable
     ANSWER = "answer"
     DIFFICULTY = "difficulty"
+    DIFFICULTY_REASK = "difficulty_reask"
 
 
 ROLES = tuple(r.value for r in Role)
@@ -77,6 +79,9 @@ class CallResult:
     error_class: str | None = None
     error: str | None = None
     retries: list[str] = field(default_factory=list)
+    # The structured-output request sent (None: plain text was asked for, or the endpoint
+    # refused the request with one and it was sent again without).
+    response_format: dict[str, Any] | None = None
 
     @property
     def tokens(self) -> int:

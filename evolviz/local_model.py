@@ -52,8 +52,8 @@ from typing import IO, Any
 
 import httpx
 
-from .errors import LocalModelError
 from .calls import Sampling
+from .errors import LocalModelError
 
 __all__ = [
     "BASE_URL_ENV",

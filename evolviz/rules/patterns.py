@@ -1,0 +1,87 @@
+"""Phrases that recur in what chat models say instead of doing the task: refusals, requests
+for missing input, chat preambles. Shared by the rewrite stage (an evolver that refuses)
+and the answer stage (an answerer that refuses or asks).
+
+Each pattern is searched near the start of the text (refusals open with them) and the
+match is kept as evidence, so a person sees exactly which words decided.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["ASKS_FOR_INPUT", "REFUSAL", "find_asks_for_input", "find_refusal"]
+
+_I = re.IGNORECASE
+_ACT = (r"(?:help|assist|comply|fulfil+|provide|create|write|rewrite|generate|complete|"
+        r"answer|do (?:that|this|so)|make|produce|support|continue|engage|respond|perform|"
+        r"share|give)")
+REFUSAL = [re.compile(p, _I) for p in (
+    r"^\W*(?:i'?m|i am)\s+(?:so\s+|very\s+|really\s+)?sorry\b",
+    r"^\W*sorry\b",
+    r"^\W*(?:my\s+)?apologies\b",
+    r"^\W*i\s+apologi[sz]e\b",
+    r"^\W*as an? (?:ai|artificial intelligence|language model|large language model|llm|"
+    r"ai language model|ai assistant|assistant)\b",
+    r"^\W*(?:unfortunately,?\s+)?i\s+(?:can\s*not|can'?t|can\u2019t|am unable to|'m unable to|"
+    r"am not able to|'m not able to|won'?t|will not|must decline to|do not feel comfortable|"
+    r"don'?t feel comfortable)\b(?:\W+\w+){0,3}?\W+" + _ACT + r"\b",
+    r"^\W*(?:unfortunately,?\s+)?i\s*(?:'m|am)\s+(?:unable|not able)\b",
+    r"^\W*i\s+(?:must|have to)\s+decline\b",
+    r"^\W*i'?m afraid i\s+(?:can'?t|cannot|can not)\b",
+    r"^\W*(?:that|this) (?:is not something|isn't something) i can\b",
+    r"^\W*i (?:do not|don't) have (?:access|the ability|enough information)\b",
+    # Other languages: the opening of a refusal.
+    r"^\W*lo siento\b", r"^\W*no puedo (?:ayudar|hacer|proporcionar|cumplir|responder)",
+    r"^\W*(?:es )?tut mir (?:sehr )?leid\b", r"^\W*(?:leider )?kann ich (?:dabei |das |"
+    r"ihnen |dir )?nicht\b", r"^\W*ich kann (?:dabei |das |ihnen |dir )?nicht helfen",
+    r"^\W*(?:je suis )?d[ée]sol[ée]e?\b", r"^\W*je ne peux pas\b",
+    r"^\W*(?:извините|простите|к сожалению)\b", r"^\W*я не могу\b",
+    r"^\W*(?:抱歉|对不起|很抱歉|非常抱歉|不好意思)", r"^\W*我(?:无法|不能|没办法)",
+    r"^\W*(?:申し訳|すみません|ごめんなさい)", r"できません[。.]?\s*$",
+    r"^\W*(?:عذرًا|عذرا|آسف|أعتذر|للأسف)", r"^\W*(?:لا أستطيع|لا يمكنني)",
+    r"^\W*(?:क्षमा करें|माफ़ कीजिए|माफ कीजिए|मुझे खेद है)", r"नहीं कर सकता|नहीं कर सकती",
+)]
+
+_INPUT = (r"(?:text|passage|article|paragraph|sentence|sentences|code|snippet|data|dataset|"
+          r"table|list|document|essay|story|poem|email|file|details|information|content|"
+          r"input|numbers|values|question|topic|context|image|link|url|message|words|"
+          r"function|program|query|example|examples)")
+ASKS_FOR_INPUT = [re.compile(p, _I) for p in (
+    r"\bplease\s+(?:provide|share|paste|send|give|supply|specify|include|upload|attach)\b",
+    r"\b(?:could|can|would) you\s+(?:please\s+)?(?:provide|share|paste|send|give|supply|"
+    r"specify|clarify|tell me)\b",
+    r"\bi (?:would )?need (?:the|more|some|a|an|you to provide)\b",
+    r"\byou (?:haven'?t|have not|did not|didn'?t|forgot to) (?:provide|include|share|paste|"
+    r"give|attach|specify)",
+    r"\b(?:no|the) " + _INPUT + r" (?:was|were|has been|have been|is|are) (?:not )?"
+    r"(?:provided|given|included|attached|missing)\b",
+    r"\bwhat (?:" + _INPUT + r") (?:would|do|should|did) you\b",
+    r"\bwhich (?:" + _INPUT + r") (?:would|do|should|did) you\b",
+    r"\bonce you (?:provide|share|paste|send)\b",
+    r"\bpor favor,?\s+(?:proporciona|proporcione|comparte|indica|env[ií]a)",
+    r"\bbitte (?:geben|stellen|teilen|senden|nennen) sie\b",
+    r"\bveuillez (?:fournir|indiquer|partager)\b",
+    r"\b(?:пожалуйста,?\s+)?(?:предоставьте|пришлите|укажите|отправьте)\b",
+    r"请(?:提供|给出|分享|发送|告诉我)", r"(?:提供|教えて|送って)(?:ください|下さい)",
+    r"(?:يرجى|من فضلك)\s+(?:تقديم|تزويدي|إرسال|مشاركة)",
+    r"कृपया .{0,40}(?:प्रदान करें|दें|बताएं|भेजें)",
+)]
+
+
+def _first(patterns: list[re.Pattern[str]], text: str) -> str | None:
+    for p in patterns:
+        m = p.search(text)
+        if m:
+            return m.group(0).strip()
+    return None
+
+
+def find_refusal(text: str) -> str | None:
+    """The words that make `text` read as a refusal, looking at its opening only."""
+    return _first(REFUSAL, text.strip()[:300])
+
+
+def find_asks_for_input(text: str) -> str | None:
+    """The words with which `text` asks for input it was not given."""
+    return _first(ASKS_FOR_INPUT, text)
