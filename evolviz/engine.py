@@ -44,7 +44,8 @@ from .rules import (
 from .store import RunStore, seeds_fingerprint
 from .templates import Template, TemplateSet
 
-__all__ = ["Evolution", "candidate_id", "evolve_candidate", "judge_answer", "reapply_rules"]
+__all__ = ["Evolution", "call_seed", "candidate_id", "evolve_candidate", "judge_answer",
+           "reapply_rules"]
 
 CandidateCallback = Callable[[Candidate], Awaitable[None] | None]
 
@@ -53,7 +54,9 @@ def candidate_id(generation: int, slot: int) -> str:
     return f"g{generation}-{slot:06d}"
 
 
-def _call_seed(run_seed: int, cid: str, role: str) -> int:
+def call_seed(run_seed: int, cid: str, role: str) -> int:
+    """The seed sent with one call: fixed by the run, the candidate and the call's name,
+    so a replay asks the same, and a scripted endpoint can tell which call it is serving."""
     digest = hashlib.sha256(f"{run_seed}/{cid}/{role}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
@@ -73,7 +76,7 @@ async def _call(ctx: _Ctx, cand: Candidate, name: str, role: str,
         result = await ctx.client.chat(
             role, messages, ctx.config.sampling[role],
             sample=f"{cand.id}/{name}",
-            seed=_call_seed(ctx.config.seed, cand.id, name),
+            seed=call_seed(ctx.config.seed, cand.id, name),
             response_format=response_format,
         )
     except LLMCallError as e:
