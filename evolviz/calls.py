@@ -7,12 +7,13 @@ call records without importing `openai`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["ROLES", "CallName", "CallResult", "Role", "Sampling"]
+__all__ = ["ROLES", "CallName", "CallResult", "Role", "Sampling", "call_seed"]
 
 
 class Role(StrEnum):
@@ -35,6 +36,14 @@ class CallName(StrEnum):
 
 
 ROLES = tuple(r.value for r in Role)
+
+
+def call_seed(run_seed: int, key: str, name: str) -> int:
+    """The seed sent with one call: fixed by the run, what the call is for (a candidate or
+    a seed id) and the call's name, so a replay asks the same, and a scripted endpoint can
+    tell which call it is serving."""
+    digest = hashlib.sha256(f"{run_seed}/{key}/{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)

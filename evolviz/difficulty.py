@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .calls import CallName, CallResult, Role
+from .calls import CallName, CallResult, Role, call_seed
 from .errors import LLMCallError
 from .rules import DIFFICULTY_FORMAT, DIFFICULTY_REASK, parse_difficulty
 from .rules.judge import REASK
@@ -58,7 +58,9 @@ async def rate_seeds(store: Any, client: Any, templates: Any, config: Any) -> in
         async def chat(name: str, messages: list[dict[str, str]],
                        fmt: dict[str, Any] | None) -> CallResult:
             return await client.chat(Role.JUDGE, messages, sampling,
-                                     sample=f"{row['id']}/{name}", response_format=fmt)
+                                     sample=f"{row['id']}/{name}",
+                                     seed=call_seed(config.seed, row["id"], name),
+                                     response_format=fmt)
 
         async with limit:
             try:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .calls import CallName, Role
+from .calls import CallName, Role, call_seed
 from .config import RunConfig, operator_plan
 from .difficulty import rate, rate_seeds, reask_messages
 from .errors import LLMCallError, StoreMismatchError
@@ -52,13 +51,6 @@ CandidateCallback = Callable[[Candidate], Awaitable[None] | None]
 
 def candidate_id(generation: int, slot: int) -> str:
     return f"g{generation}-{slot:06d}"
-
-
-def call_seed(run_seed: int, cid: str, role: str) -> int:
-    """The seed sent with one call: fixed by the run, the candidate and the call's name,
-    so a replay asks the same, and a scripted endpoint can tell which call it is serving."""
-    digest = hashlib.sha256(f"{run_seed}/{cid}/{role}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 @dataclass

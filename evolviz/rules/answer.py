@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 
 from ..calls import CallResult
+from .extract import binaryish
 from .ids import RuleId
-from .patterns import find_asks_for_input, find_refusal
+from .patterns import find_asks_for_input, find_refusal, is_error_page
 from .text import content_words, word_count
 from .verdict import RuleConfig, Verdict
 
@@ -69,6 +70,14 @@ def answer_verdicts(call: CallResult | None, answer: str, rules: RuleConfig) -> 
         out.append(Verdict(RuleId.ANSWER_FILTERED, False,
                            "the endpoint filtered the answer (content_filter)",
                            {"finish_reason": finish}))
+        return out
+    if rules.is_on(RuleId.ANSWER_FILTERED) and (is_error_page(answer) or binaryish(answer)):
+        page = is_error_page(answer)
+        out.append(Verdict(RuleId.ANSWER_FILTERED, False,
+                           "the endpoint sent an error page instead of an answer" if page
+                           else "the answer is mostly control or undecodable characters",
+                           {"cause": "error_page" if page else "binary",
+                            "finish_reason": finish, "read": answer.strip()[:120]}))
         return out
     if finish == "length" and rules.is_on(RuleId.ANSWER_TRUNCATED):
         out.append(Verdict(RuleId.ANSWER_TRUNCATED, False,

@@ -36,11 +36,14 @@ _LABEL_RE = re.compile(
 _PREAMBLE_RE = re.compile(
     r"^\W*(?:sure|certainly|of course|absolutely|okay|ok|alright|all right|great|got it|"
     r"no problem|happy to help|here(?:'s| is| are)|below is|the following is|"
-    r"i(?:'ve| have) (?:rewritten|revised|made|created))\b", _I)
+    r"i(?:'ve| have) (?:rewritten|revised|made|created)|"
+    r"claro|por supuesto|aquí tienes|aquí está|natürlich|gerne|hier ist|bien sûr|voici|"
+    r"конечно|вот)\b|^\W*(?:当然|好的|以下是|这是|もちろん|はい|以下は)", _I)
 _INTERJECTION_RE = re.compile(r"^\s*(?:sure|certainly|of course|absolutely|okay|ok|alright|"
                               r"all right|great|no problem)\s*[!.,]\s+(?=\S)", _I)
 _PREAMBLE_TOPIC = re.compile(r"\b(?:version|prompt|task|instruction|rewrite|rewritten|"
-                             r"harder|revised|challenging|complex|one)\b", _I)
+                             r"harder|revised|challenging|complex|one|versión|tarea|aufgabe|"
+                             r"tâche|задача|версия)\b|任务|版本|タスク", _I)
 _TRAILER_RE = re.compile(
     r"^\W*(?:explanation|note|notes|changes(?: made)?|rationale|reasoning|what changed|"
     r"why (?:this|it) is (?:harder|more)|in this (?:version|rewrite|rewritten)|"
@@ -144,7 +147,7 @@ def extract(raw: str | None, markers: Sequence[str] = ()) -> Extraction:
             if "\n".join(body).strip():
                 removed += [*head, lines[start].replace(m["rest"], "").strip(), *tail]
                 lines = body
-            elif not outs:
+            else:  # a label with nothing after it
                 removed.append(lines[start].strip())
                 lines = lines[:start] + lines[start + 1:]
         fenced = _fences(lines)
@@ -153,7 +156,7 @@ def extract(raw: str | None, markers: Sequence[str] = ()) -> Extraction:
     first = next((i for i, x in enumerate(lines) if x.strip()), None)
     if first is not None and not fenced[first]:
         line = lines[first].strip()
-        head, colon, after = line.partition(":")
+        head, colon, after = line.replace("：", ":", 1).partition(":")
         if _PREAMBLE_RE.match(line) and (colon or _PREAMBLE_TOPIC.search(line)) and (
                 len(words(head)) <= 16):
             rest = "\n".join(lines[first + 1:]).strip()
@@ -178,6 +181,9 @@ def extract(raw: str | None, markers: Sequence[str] = ()) -> Extraction:
             break
         seen_text = True
 
+    body_lines = [x for x in lines if x.strip()]
+    if body_lines and all(x.lstrip().startswith(">") for x in body_lines):
+        lines = [re.sub(r"^\s*>\s?", "", x) for x in lines]  # a quoted block
     text = _unwrap_fence("\n".join(lines).strip())
     m = _INTERJECTION_RE.match(text)
     if m:
@@ -207,7 +213,7 @@ _JUDGE_WORDS = {"equal", "not equal", "not_equal", "unequal", "same", "not the s
                 "verdict not_equal", "verdict not equal", "verdict not", "rating"}
 
 
-def _binaryish(text: str) -> bool:
+def binaryish(text: str) -> bool:
     bad = sum(1 for ch in text if ch == "\ufffd" or (
         unicodedata.category(ch) in ("Cc", "Co", "Cs", "Cn") and ch not in "\n\t\r"))
     return bad > max(2, len(text) // 10)
@@ -232,7 +238,7 @@ def check_rewrite(raw: str | None, finish_reason: str | None, parent: str,
     if head.startswith(("<!doctype html", "<html")) or "<body" in head:
         return _bad("html", "the endpoint sent an HTML page, not a rewrite", **fr,
                     read=raw.strip()[:120])
-    if _binaryish(raw):
+    if binaryish(raw):
         return _bad("binary", "the rewrite is mostly control or undecodable characters", **fr)
     if normalise(raw.replace("_", " ")) in _JUDGE_WORDS or re.fullmatch(
             r'\W*\{\s*"(?:verdict|rating)"\s*:.*\}\W*', raw.strip(), re.S):

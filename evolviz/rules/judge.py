@@ -68,6 +68,8 @@ _CLAUSES = re.compile(r"(?:[.;!?\n。！？]+|,\s*(?:so|but|thus|therefore|hence
                       r"however|and so)\b|\b(?:so|therefore|thus|hence|but|however|because)\b)",
                       re.I)
 _YES = re.compile(r"^\W*(?:yes|yeah|yep|sí|si|ja|oui|да|是的?|はい|نعم|हाँ|हां)\W*$", re.I)
+_YES_NO_START = re.compile(r"^\W*(?:(?P<yes>yes|sí|ja|oui|да)|no|nope|nein|non|нет)\s*[,;:!—-]",
+                           re.I)
 _NO = re.compile(r"^\W*(?:no|nope|nein|non|нет|不是|いいえ|لا|नहीं)\W*$", re.I)
 
 
@@ -102,6 +104,9 @@ def _polarity(clause: str) -> tuple[str, str] | None:
     for m in _TERM.finditer(clause):
         found = m
     if found is None:
+        opening = _YES_NO_START.match(clause)
+        if opening:  # "No, Task B asks for more."
+            return ("equal" if opening["yes"] else "not_equal"), opening.group(0).strip()
         return None
     same = found["same"] is not None
     phrase_start = max(clause.rfind(",", 0, found.start()), clause.rfind(":", 0, found.start()))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ASKS_FOR_INPUT", "REFUSAL", "find_asks_for_input", "find_refusal"]
+__all__ = ["ASKS_FOR_INPUT", "REFUSAL", "find_asks_for_input", "find_refusal", "is_error_page"]
 
 _I = re.IGNORECASE
 _ACT = (r"(?:help|assist|comply|fulfil+|provide|create|write|rewrite|generate|complete|"
@@ -83,5 +83,21 @@ def find_refusal(text: str) -> str | None:
 
 
 def find_asks_for_input(text: str) -> str | None:
-    """The words with which `text` asks for input it was not given."""
-    return _first(ASKS_FOR_INPUT, text)
+    """The words with which `text` asks for input it was not given.
+
+    Only an ask that opens the reply counts (within its first 160 characters): a full
+    answer that ends "if you share your code, I can say more" has answered.
+    """
+    return _first(ASKS_FOR_INPUT, text.strip()[:160])
+
+
+_ERROR_PAGE = re.compile(r"\b(?:50[0234]|bad gateway|service unavailable|gateway time-?out|"
+                         r"internal server error|too many requests|nginx|cloudflare|"
+                         r"access denied|forbidden)\b", _I)
+
+
+def is_error_page(text: str) -> bool:
+    """An HTTP error page (a proxy's 502, say) delivered as if it were the model's reply."""
+    head = text.lstrip()[:600]
+    return head[:15].lower().startswith(("<!doctype html", "<html")) and bool(
+        _ERROR_PAGE.search(head))

@@ -43,7 +43,7 @@ def _anywhere(marker: str) -> re.Pattern[str]:
 def _as_label(marker: str) -> re.Pattern[str]:
     p = _phrase(marker)
     return re.compile(
-        rf"(?:(?:^|\n)\s*(?:#+\s*|\*\*|__)?{p}\s*(?:\*\*|__|#)?\s*[:：]"
+        rf"(?:(?:^|\n|[.!?;]\s+)\s*(?:#+\s*|\*\*|__)?{p}\s*(?:\*\*|__|#)?\s*[:：]"
         rf"|[#]\s*{p}\s*#?|\*\*\s*{p}\s*\*\*|[\"'\u201c\u2018\u00ab]{p}[\"'\u201d\u2019\u00bb])",
         re.IGNORECASE)
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from ..calls import CallName
+from ..calls import CallName, call_seed
 from .wire import Reply
 
 __all__ = ["CALL_KINDS", "ScriptedResponder"]
@@ -22,7 +22,8 @@ CALL_KINDS = tuple(c.value for c in CallName)
 
 
 class ScriptedResponder:
-    """`script[candidate_id][call_name]` is the reply (a string or a `Reply`).
+    """`script[key][call_name]` is the reply (a string or a `Reply`); the key is a
+    candidate id, or a seed id for the difficulty judge's ratings of seeds.
 
     A call the script does not name gets `fallback[call_name]` if given; otherwise the
     responder raises, which the server turns into a loud 500: a test must not pass on a
@@ -31,8 +32,6 @@ class ScriptedResponder:
 
     def __init__(self, script: Mapping[str, Mapping[str, Reply | str]], *, run_seed: int,
                  fallback: Mapping[str, Reply | str] | None = None):
-        from ..engine import call_seed
-
         self._by_seed: dict[int, tuple[str, str]] = {}
         for cid in script:
             for kind in CALL_KINDS:
