@@ -14,6 +14,7 @@ QUICK = {
     "bench_map.py": "warm",
     "bench_local_model.py": "aggregate_tok/s",
     "bench_panel_draw.py": "ms",
+    "bench_verdicts.py": "verdict accuracy",
 }
 
 
