@@ -70,7 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="switch an elimination rule off (repeatable)")
     r.add_argument("--sorry-max-words", type=int, default=80, help="rule 2 threshold")
     r.add_argument("--judge-difficulty", action="store_true",
-                   help="rate accepted instructions 1-10 with the judge")
+                   help="rate the seeds and accepted instructions 1-10 with the judge")
+    r.add_argument("--paper-rules", action="store_true",
+                   help="the paper's four rules only: switch off answer_refusal, "
+                        "answer_truncated, answer_filtered and judge_unclear")
+    r.add_argument("--unclear-judge", choices=["keep", "reject"], default="keep",
+                   help="what a judge reply that stays unreadable after one re-ask does "
+                        "(reject: rule judge_unclear)")
+    r.add_argument("--no-structured-judge", action="store_true",
+                   help="do not ask the judges for JSON through response_format")
+    for role, flag in (("evolver", "evolver"), ("answerer", "answer"), ("judge", "judge")):
+        r.add_argument(f"--max-tokens-{flag}", type=int, metavar="N", dest=f"max_tokens_{role}",
+                       help=f"max tokens per {role} reply")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     s = sub.add_parser("show", help="per-generation table of a run, or one candidate")
@@ -182,9 +193,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         for role in ("evolver", "answerer"):
             sampling[role] = sampling[role].__class__(**{**sampling[role].__dict__,
                                                          "temperature": args.temperature})
-    rules = RuleConfig(sorry_max_words=args.sorry_max_words).without(args.no_rule)
+    rules = (RuleConfig.paper if args.paper_rules else RuleConfig)(
+        sorry_max_words=args.sorry_max_words)
+    if args.unclear_judge == "reject":
+        rules = rules.with_(["judge_unclear"])
+    rules = rules.without(args.no_rule)
     config = RunConfig(seed=args.seed, operator_weights=_weights(args.weight), rules=rules,
-                       sampling=sampling, judge_difficulty=args.judge_difficulty)
+                       sampling=sampling, judge_difficulty=args.judge_difficulty,
+                       structured_judge=not args.no_structured_judge).with_max_tokens(
+        evolver=args.max_tokens_evolver, answerer=args.max_tokens_answerer,
+        judge=args.max_tokens_judge)
     models = {"evolver": args.evolver_model or model, "answerer": args.answer_model or model,
               "judge": args.judge_model or model}
 
@@ -223,7 +241,9 @@ def render_table(store) -> str:
 
     short = {"rewrite_invalid": "invalid", "no_information_gain": "r1_nogain",
              "sorry_short_answer": "r2_sorry", "stopwords_only_answer": "r3_stopw",
-             "copied_prompt_wording": "r4_copied"}
+             "copied_prompt_wording": "r4_copied", "answer_refusal": "x_refusal",
+             "answer_truncated": "x_trunc", "answer_filtered": "x_filter",
+             "judge_unclear": "x_unclear"}
     head = ["gen", "pool", "done", "accepted", *[short[r] for r in RULE_IDS], "failed",
             "tokens", "time_s", "state"]
     rows = []
@@ -234,6 +254,8 @@ def render_table(store) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
     lines = ["  ".join(str(x).rjust(w) for x, w in zip(head, widths, strict=True))]
     lines += ["  ".join(str(x).rjust(w) for x, w in zip(r, widths, strict=True)) for r in rows]
+    lines.append("r1-r4: the paper's rules; x_*: rules beyond it (--paper-rules switches "
+                 "them off)")
     failed = {}
     for s in store.generation_stats():
         for k, v in s.failed_by.items():
@@ -268,8 +290,11 @@ def render_candidate(c: Any) -> str:
              f"parent {c.parent_id}: {inert(c.parent_instruction)}",
              f"instruction: {inert(c.instruction)}",
              f"answer: {inert(c.answer)}", "verdicts:"]
-    lines += [f"  {'pass' if v.passed else 'FAIL'} {v.rule}: {inert(v.reason)}"
-              for v in c.verdicts]
+    for v in c.verdicts:
+        lines.append(f"  {'pass' if v.passed else 'FAIL'} {v.rule}: {inert(v.reason)}")
+        if v.detail:  # the evidence: words matched, judge text read, finish reason
+            lines.append("      evidence: " + "; ".join(
+                f"{k}={inert(str(val))[:200]}" for k, val in v.detail.items()))
     for name, call in c.calls.items():
         lines.append(f"--- {name} ({call.model}, {call.prompt_tokens}+{call.completion_tokens}"
                      f" tokens, finish {call.finish_reason}) ---")
