@@ -27,6 +27,10 @@ class Verdict:
     reason: str
     detail: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # A plain string, so a fresh verdict and one read back from the store are alike.
+        object.__setattr__(self, "rule", str(self.rule))
+
     def to_dict(self) -> dict[str, Any]:
         return {"rule": str(self.rule), "passed": self.passed, "reason": self.reason,
                 "detail": self.detail}
