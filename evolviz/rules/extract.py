@@ -35,7 +35,7 @@ _LABEL_RE = re.compile(
     rf"\s*(?P<post>#?\s*{_MARKUP}\s*[:：]?\s*{_MARKUP}\s*#?\s*[:：]?)\s*(?P<rest>.*)$", _I)
 _PREAMBLE_RE = re.compile(
     r"^\W*(?:sure|certainly|of course|absolutely|okay|ok|alright|all right|great|got it|"
-    r"no problem|happy to help|here(?:'s| is| are)|below is|the following is|"
+    r"no problem|happy to help|here(?:'s| is| are| it is| you go)|below is|the following is|"
     r"i(?:'ve| have) (?:rewritten|revised|made|created)|"
     r"claro|por supuesto|aquí tienes|aquí está|natürlich|gerne|hier ist|bien sûr|voici|"
     r"конечно|вот)\b|^\W*(?:当然|好的|以下是|这是|もちろん|はい|以下は)", _I)

@@ -105,6 +105,7 @@ class FakeOpenAIServer:
         hang_seconds: float = 30.0,
         retry_after: str | None = "0",
         keep_requests: bool | int = True,
+        structured_output: bool = True,
     ) -> None:
         check_loopback(host)
         if latency < 0 or jitter < 0 or hang_seconds < 0:
@@ -119,6 +120,9 @@ class FakeOpenAIServer:
         self.port = port
         self.hang_seconds = hang_seconds
         self.retry_after = retry_after
+        # False: answer a request with `response_format` with 400, as an endpoint without
+        # structured output does.
+        self.structured_output = structured_output
         self.stats = ServerStats(keep_requests)
         self._requested_port = port
         self._forced: deque[str] = deque()
@@ -342,6 +346,8 @@ class FakeOpenAIServer:
         messages = request.get("messages")
         if not isinstance(messages, list):
             return self._invalid("'messages' must be a list")
+        if "response_format" in request and not self.structured_output:
+            return self._invalid("'response_format' is not supported by this endpoint")
 
         kind = self._pick_fault()
         self.stats._begin(request, model, kind or "ok")
