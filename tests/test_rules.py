@@ -243,3 +243,28 @@ def test_answer_stage_names_truncated_and_filtered_answers():
     assert answer_stage(call("content_filter"), RuleConfig())[0].rule == "answer_filtered"
     paper = answer_stage(call("length"), RuleConfig.paper())
     assert {v.rule for v in paper} == {"sorry_short_answer", "stopwords_only_answer"}
+
+
+@given(st.text(max_size=600))
+def test_no_stage_raises_on_any_text(text):
+    ex = extract(text, ["#Harder Task#", "harder task"])
+    assert isinstance(ex.text, str)
+    assert read_equality(text)[0] in ("equal", "not_equal", "unclear")
+    rating = parse_difficulty(text)
+    assert rating is None or (1 <= rating <= 10 and rating == int(rating))
+    for v in answer_stage(CallResult("answerer", "m", [], {}, content=text,
+                                     finish_reason="stop"), RuleConfig()):
+        assert v.rule in RULE_IDS and v.reason
+
+
+def test_huge_and_hostile_replies_are_judged_quickly():
+    import time
+
+    huge = ("Explain the fridge, **Rewritten Prompt:** #Harder Task# not equal? " * 4000
+            + "\x00\ufffd" * 50)
+    started = time.perf_counter()
+    v = check_rewrite(huge, "stop", "Explain the fridge.", ["#Harder Task#"])
+    read_equality(huge)
+    answer_stage(CallResult("answerer", "m", [], {}, content=huge, finish_reason="stop"),
+                 RuleConfig())
+    assert not v.passed and time.perf_counter() - started < 5.0
