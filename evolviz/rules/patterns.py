@@ -28,6 +28,7 @@ REFUSAL = [re.compile(p, _I) for p in (
     r"don'?t feel comfortable)\b(?:\W+\w+){0,3}?\W+" + _ACT + r"\b",
     r"^\W*(?:unfortunately,?\s+)?i\s*(?:'m|am)\s+(?:unable|not able)\b",
     r"^\W*i\s+(?:must|have to)\s+decline\b",
+    r"^\W*(?:i'?m|i am|i'm)\s+not\s+(?:comfortable|in a position)\b",
     r"^\W*i'?m afraid i\s+(?:can'?t|cannot|can not)\b",
     r"^\W*(?:that|this) (?:is not something|isn't something) i can\b",
     r"^\W*i (?:do not|don't) have (?:access|the ability|enough information)\b",
