@@ -3,7 +3,8 @@
 Each generation every pool member gets one operator (drawn from a seeded RNG), the LLM
 rewrites it, the rewrite is checked, judged and answered, and the elimination rules decide.
 A passing candidate replaces its parent in the pool; otherwise the parent stays and is
-evolved again next generation. Seeds are generation 0.
+evolved again next generation. Seeds are generation 0 (rated by the difficulty judge before
+generation 1, when it is on). The verdicts come from the stages in `evolviz.rules`.
 
 The engine streams: `Evolution.step()` is an async iterator that yields each candidate the
 moment it is committed to the store, which is what lets the panel show candidates live and
@@ -88,11 +89,6 @@ def judge_answer(cand: Candidate, config: RunConfig, templates: TemplateSet,
         return out
     return out + instruction_stage(cand.instruction or "", cand.parent_instruction,
                                    config.rules, view)
-
-
-def _answer_verdicts(answer: str, config: RunConfig,
-                     call: CallResult | None = None) -> list[Verdict]:
-    return answer_stage(call, config.rules, answer=answer)
 
 
 async def evolve_candidate(
