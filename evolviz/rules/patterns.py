@@ -22,7 +22,7 @@ REFUSAL = [re.compile(p, _I) for p in (
     r"^\W*(?:my\s+)?apologies\b",
     r"^\W*i\s+apologi[sz]e\b",
     r"^\W*as an? (?:ai|artificial intelligence|language model|large language model|llm|"
-    r"ai language model|ai assistant|assistant)\b",
+    r"ai language model|ai assistant|assistant)\s*(?:developed by \w+\s*)?,",
     r"^\W*(?:unfortunately,?\s+)?i\s+(?:can\s*not|can'?t|can\u2019t|am unable to|'m unable to|"
     r"am not able to|'m not able to|won'?t|will not|must decline to|do not feel comfortable|"
     r"don'?t feel comfortable)\b(?:\W+\w+){0,3}?\W+" + _ACT + r"\b",
@@ -32,16 +32,29 @@ REFUSAL = [re.compile(p, _I) for p in (
     r"^\W*i'?m afraid i\s+(?:can'?t|cannot|can not)\b",
     r"^\W*(?:that|this) (?:is not something|isn't something) i can\b",
     r"^\W*i (?:do not|don't) have (?:access|the ability|enough information)\b",
-    # Other languages: the opening of a refusal.
-    r"^\W*lo siento\b", r"^\W*no puedo (?:ayudar|hacer|proporcionar|cumplir|responder)",
-    r"^\W*(?:es )?tut mir (?:sehr )?leid\b", r"^\W*(?:leider )?kann ich (?:dabei |das |"
-    r"ihnen |dir )?nicht\b", r"^\W*ich kann (?:dabei |das |ihnen |dir )?nicht helfen",
-    r"^\W*(?:je suis )?d[ée]sol[ée]e?\b", r"^\W*je ne peux pas\b",
-    r"^\W*(?:извините|простите|к сожалению)\b", r"^\W*я не могу\b",
-    r"^\W*(?:抱歉|对不起|很抱歉|非常抱歉|不好意思)", r"^\W*我(?:无法|不能|没办法)",
-    r"^\W*(?:申し訳|すみません|ごめんなさい)", r"できません[。.]?\s*$",
-    r"^\W*(?:عذرًا|عذرا|آسف|أعتذر|للأسف)", r"^\W*(?:لا أستطيع|لا يمكنني)",
-    r"^\W*(?:क्षमा करें|माफ़ कीजिए|माफ कीजिए|मुझे खेद है)", r"नहीं कर सकता|नहीं कर सकती",
+    # Other languages: the opening of a refusal, or "I cannot" with a verb of helping
+    # (so "I can't sleep, suggest remedies" stays a task).
+    r"^\W*lo siento\b",
+    r"^\W*no puedo (?:ayudar|hacer|proporcionar|cumplir|responder)",
+    r"^\W*(?:es )?tut mir (?:sehr )?leid\b",
+    r"^\W*(?:leider )?kann ich (?:dabei |das |ihnen |dir )?nicht\b",
+    r"^\W*ich kann (?:dabei |das |ihnen |dir )?nicht helfen",
+    r"^\W*(?:je suis )?d[ée]sol[ée]e?\b",
+    r"^\W*je ne peux pas (?:vous |t')?"
+    r"(?:aider|répondre|fournir|faire|reformuler|écrire|accéder|traiter)",
+    r"^\W*(?:извините|простите|к сожалению)\b",
+    r"^\W*я не могу (?:вам |тебе )?"
+    r"(?:помочь|ответить|выполнить|предоставить|сделать|написать|переписать|обсуждать)",
+    r"^\W*(?:抱歉|对不起|很抱歉|非常抱歉|不好意思)",
+    r"^\W*我(?:无法|不能|没办法)(?:为你|为您|帮你|帮您)?"
+    r"(?:帮助|帮|完成|提供|回答|处理|满足|协助|生成|改写|执行|做)",
+    r"^\W*(?:申し訳|すみません|ごめんなさい)",
+    r"(?:お応え|お答え|対応|お手伝い|回答|提供|協力)(?:することは)?できません",
+    r"^\W*(?:عذرًا|عذرا|آسف|أعتذر|للأسف)",
+    r"^\W*(?:لا أستطيع|لا يمكنني)\s+"
+    r"(?:المساعدة|مساعدتك|الإجابة|تقديم|القيام|إعادة|تلبية)",
+    r"^\W*(?:क्षमा करें|माफ़ कीजिए|माफ कीजिए|मुझे खेद है)",
+    r"(?:मदद|सहायता|उत्तर|जवाब)[^।]{0,20}नहीं (?:कर|दे) (?:सकता|सकती)",
 )]
 
 _INPUT = (r"(?:text|passage|article|paragraph|sentence|sentences|code|snippet|data|dataset|"
