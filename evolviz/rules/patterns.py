@@ -23,13 +23,12 @@ REFUSAL = [re.compile(p, _I) for p in (
     r"^\W*i\s+apologi[sz]e\b",
     r"^\W*as an? (?:ai|artificial intelligence|language model|large language model|llm|"
     r"ai language model|ai assistant|assistant)\s*(?:developed by \w+\s*)?,",
-    r"^\W*(?:unfortunately,?\s+)?i\s+(?:can\s*not|can'?t|can\u2019t|am unable to|'m unable to|"
-    r"am not able to|'m not able to|won'?t|will not|must decline to|do not feel comfortable|"
-    r"don'?t feel comfortable)\b(?:\W+\w+){0,3}?\W+" + _ACT + r"\b",
-    r"^\W*(?:unfortunately,?\s+)?i\s*(?:'m|am)\s+(?:unable|not able)\b",
+    r"^\W*(?:unfortunately,?\s+)?(?:i\s+(?:can\s*not|can't|cant|won't|will not|"
+    r"must decline to|do not feel comfortable|don't feel comfortable|am unable to|"
+    r"am not able to)|i'm\s+(?:unable|not able) to)\b(?:\W+\w+){0,3}?\W+" + _ACT + r"\b",
     r"^\W*i\s+(?:must|have to)\s+decline\b",
     r"^\W*(?:i'?m|i am|i'm)\s+not\s+(?:comfortable|in a position)\b",
-    r"^\W*i'?m afraid i\s+(?:can'?t|cannot|can not)\b",
+    r"^\W*i'?m afraid i\s+(?:can'?t|cannot|can not)\s+(?:\w+\s+){0,2}?" + _ACT + r"\b",
     r"^\W*(?:that|this) (?:is not something|isn't something) i can\b",
     r"^\W*i (?:do not|don't) have (?:access|the ability|enough information)\b",
     # Other languages: the opening of a refusal, or "I cannot" with a verb of helping
@@ -93,7 +92,7 @@ def _first(patterns: list[re.Pattern[str]], text: str) -> str | None:
 
 def find_refusal(text: str) -> str | None:
     """The words that make `text` read as a refusal, looking at its opening only."""
-    return _first(REFUSAL, text.strip()[:300])
+    return _first(REFUSAL, text.strip()[:300].replace("\u2019", "'"))
 
 
 def find_asks_for_input(text: str) -> str | None:
@@ -102,7 +101,7 @@ def find_asks_for_input(text: str) -> str | None:
     Only an ask that opens the reply counts (within its first 160 characters): a full
     answer that ends "if you share your code, I can say more" has answered.
     """
-    return _first(ASKS_FOR_INPUT, text.strip()[:160])
+    return _first(ASKS_FOR_INPUT, text.strip()[:160].replace("\u2019", "'"))
 
 
 _ERROR_PAGE = re.compile(r"\b(?:50[0234]|bad gateway|service unavailable|gateway time-?out|"
