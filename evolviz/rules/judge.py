@@ -44,12 +44,16 @@ REASK = {
 _SAME = (r"equal|equals|same|identical|equivalent|alike|duplicates?|interchangeable|"
          r"no (?:new |additional |extra )?information(?: gain(?:ed)?| (?:is )?added)?|"
          r"adds nothing|nothing (?:new|is added)|"
+         r"differs? only in (?:wording|phrasing|words|style)|(?:just |only |merely )?(?:a )?"
+         r"(?:paraphrase|rephrasing|rewording)|"
          r"igual|iguales|idénticas?|idénticos?|mismas?|mismos?|gleich|identisch|"
          r"pareil|pareilles|identiques?|одинаковы[ея]?|одинаковые|равны|идентичны|"
          r"одно и то же|相同|一样|一樣|等同|同じ|متساويتان|متطابقتان|نفس|समान|एक जैसे")
 _DIFF = (r"different|differ|differs|difference|differences|distinct|unequal|not_equal|"
-         r"adds? (?:a |an |new |more |extra |further )?(?:constraint|requirement|information|"
-         r"detail|depth|condition|step|limit)s?|more (?:specific|complex|detailed|demanding)|"
+         r"adds? (?:\w+ ){0,3}?(?:constraint|requirement|information|detail|depth|condition|"
+         r"step|limit|example|question|comparison)s?|"
+         r"more (?:specific|complex|detailed|demanding|difficult|challenging)|"
+         r"harder|broader|deeper|stricter|narrower|"
          r"diferentes?|distint[ao]s?|verschieden|unterschiedlich|ungleich|"
          r"différent(?:e|es|s)?|разные|различны|различаются|отличаются|не одно и то же|"
          r"不同|不一样|不一樣|不相同|異なる|違う|مختلفتان|مختلف|अलग|भिन्न")
@@ -62,9 +66,14 @@ _NEG_AFTER = re.compile(r"^\s*(?:では|じゃ)?(?:ない|ありません)|^\s*(
 _LABEL = re.compile(r"(?:verdict|answer|final answer|conclusion|result|decision|judgement|"
                     r"judgment|veredicto|urteil|вердикт|结论|判断)\s*[:：=-]\s*(.+)", re.I)
 # Talk about the wording is not a verdict: "the wording differs but they are equal".
+_ABOUT_TOPIC = re.compile(r"\b(?:the )?same (?:topic|subject|theme|domain|area|format|style|"
+                          r"context|base task|core question)\b", re.I)
 _ABOUT_WORDING = re.compile(r"\b(?:wording|phrasing|words|word choice|style|tone|order)\b"
-                            r"[^.;,]{0,30}?\b(?:differs?|different|vary|varies)\b", re.I)
-_CLAUSES = re.compile(r"(?:[.;!?\n。！？]+|,\s*(?:so|but|thus|therefore|hence|although|though|"
+                            r"[^.;,]{0,30}?\b(?:differs?|different|vary|varies)\b|"
+                            r"\b(?:different|differing|other)\s+(?:words|wording|phrasing)\b|"
+                            r"\b(?:worded|phrased) differently\b", re.I)
+_CLAUSES = re.compile(r"(?:[.;!?\n。！？]+|\s[—–-]\s|"
+                      r",\s*(?:so|but|thus|therefore|hence|although|though|"
                       r"however|and so)\b|\b(?:so|therefore|thus|hence|but|however|because)\b)",
                       re.I)
 _YES = re.compile(r"^\W*(?:yes|yeah|yep|sí|si|ja|oui|да|是的?|はい|نعم|हाँ|हां)\W*$", re.I)
@@ -99,9 +108,11 @@ def _polarity(clause: str) -> tuple[str, str] | None:
         return "equal", clause.strip()
     if _NO.match(clause):
         return "not_equal", clause.strip()
-    clause = _ABOUT_WORDING.sub(" ", clause)
-    found = None
+    clause = _ABOUT_TOPIC.sub(" ", _ABOUT_WORDING.sub(" ", clause))
+    found, prev_end = None, 0
     for m in _TERM.finditer(clause):
+        if found is not None:
+            prev_end = found.end()
         found = m
     if found is None:
         opening = _YES_NO_START.match(clause)
@@ -110,7 +121,8 @@ def _polarity(clause: str) -> tuple[str, str] | None:
         return None
     same = found["same"] is not None
     phrase_start = max(clause.rfind(",", 0, found.start()), clause.rfind(":", 0, found.start()))
-    before = clause[max(phrase_start + 1, found.start() - 24):found.start()]
+    # A negation counts only in the same phrase, after any earlier verdict word.
+    before = clause[max(phrase_start + 1, prev_end, found.start() - 24):found.start()]
     after = clause[found.end():found.end() + 12]
     neg = _NEG_RE.search(before) or _NEG_AFTER.search(after)
     read = (before[neg.start():] if neg and neg.re is _NEG_RE else "") + found.group(0)
