@@ -7,12 +7,13 @@ call records without importing `openai`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["ROLES", "CallName", "CallResult", "Role", "Sampling"]
+__all__ = ["ROLES", "CallName", "CallResult", "Role", "Sampling", "call_seed"]
 
 
 class Role(StrEnum):
@@ -28,11 +29,21 @@ class CallName(StrEnum):
 
     REWRITE = "rewrite"
     EQUALITY = "equality"
+    EQUALITY_REASK = "equality_reask"  # asked once more when the first reply was unreadable
     ANSWER = "answer"
     DIFFICULTY = "difficulty"
+    DIFFICULTY_REASK = "difficulty_reask"
 
 
 ROLES = tuple(r.value for r in Role)
+
+
+def call_seed(run_seed: int, key: str, name: str) -> int:
+    """The seed sent with one call: fixed by the run, what the call is for (a candidate or
+    a seed id) and the call's name, so a replay asks the same, and a scripted endpoint can
+    tell which call it is serving."""
+    digest = hashlib.sha256(f"{run_seed}/{key}/{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,9 @@ class CallResult:
     error_class: str | None = None
     error: str | None = None
     retries: list[str] = field(default_factory=list)
+    # The structured-output request sent (None: plain text was asked for, or the endpoint
+    # refused the request with one and it was sent again without).
+    response_format: dict[str, Any] | None = None
 
     @property
     def tokens(self) -> int:

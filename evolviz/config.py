@@ -10,14 +10,15 @@ from typing import Any
 from .calls import ROLES, Sampling
 from .errors import ConfigError, StoreMismatchError
 from .gates.config import GateConfig
-from .rules import RuleConfig
+from .rules import RuleConfig, RuleId
 
 __all__ = ["DEFAULT_SAMPLING", "RunConfig", "operator_plan"]
 
 DEFAULT_SAMPLING: dict[str, Sampling] = {
     "evolver": Sampling(temperature=0.7, max_tokens=384),
     "answerer": Sampling(temperature=0.7, max_tokens=512),
-    "judge": Sampling(temperature=0.0, max_tokens=16),
+    # Enough for {"verdict": "not_equal"} or {"rating": 7} with the spaces a model adds.
+    "judge": Sampling(temperature=0.0, max_tokens=32),
 }
 
 
@@ -37,6 +38,9 @@ class RunConfig:
     judge_difficulty: bool = False
     stop_at_first_rejection: bool = True
     gates: GateConfig = field(default_factory=GateConfig)
+    # Ask the judges for JSON through `response_format` (skipped by an endpoint that
+    # refuses it; the reply is read as prose then).
+    structured_judge: bool = True
 
     def __post_init__(self) -> None:
         for name, w in self.operator_weights.items():
@@ -45,7 +49,11 @@ class RunConfig:
         missing = [r for r in ROLES if r not in self.sampling]
         if missing:
             raise ConfigError(f"no sampling parameters for role(s) {missing}")
-        if "rewrite_invalid" not in self.rules.enabled:
+        for role, s in self.sampling.items():
+            if s.max_tokens < 1:
+                raise ConfigError(f"max tokens for role {role!r} must be >= 1, "
+                                  f"not {s.max_tokens}")
+        if RuleId.REWRITE_INVALID not in self.rules.enabled:
             raise ConfigError(
                 "rule 'rewrite_invalid' cannot be switched off: an empty or truncated "
                 "rewrite has no instruction to answer"
@@ -64,6 +72,19 @@ class RunConfig:
     def with_(self, **changes: Any) -> RunConfig:
         return replace(self, **changes)
 
+    def with_max_tokens(self, **per_role: int | None) -> RunConfig:
+        """The same settings with other max tokens for some roles (None: unchanged).
+        An answer cut at max tokens is rejected (`answer_truncated`), so this is the knob
+        to turn when that rule fires often."""
+        unknown = [r for r in per_role if r not in ROLES]
+        if unknown:
+            raise ConfigError(f"unknown role(s) {unknown}; roles are {list(ROLES)}")
+        sampling = dict(self.sampling)
+        for role, n in per_role.items():
+            if n is not None:
+                sampling[role] = replace(sampling[role], max_tokens=int(n))
+        return replace(self, sampling=sampling)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "seed": self.seed,
@@ -73,6 +94,7 @@ class RunConfig:
             "judge_difficulty": self.judge_difficulty,
             "stop_at_first_rejection": self.stop_at_first_rejection,
             "gates": self.gates.to_dict(),
+            "structured_judge": self.structured_judge,
         }
 
     @classmethod
@@ -86,6 +108,7 @@ class RunConfig:
             judge_difficulty=bool(d.get("judge_difficulty", False)),
             stop_at_first_rejection=bool(d.get("stop_at_first_rejection", True)),
             gates=GateConfig.from_dict(d.get("gates")),
+            structured_judge=bool(d.get("structured_judge", True)),
         )
 
     def check_resumable(self, stored: RunConfig, path: str) -> None:

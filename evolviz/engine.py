@@ -3,7 +3,8 @@
 Each generation every pool member gets one operator (drawn from a seeded RNG), the LLM
 rewrites it, the rewrite is checked, judged and answered, and the elimination rules decide.
 A passing candidate replaces its parent in the pool; otherwise the parent stays and is
-evolved again next generation. Seeds are generation 0.
+evolved again next generation. Seeds are generation 0 (rated by the difficulty judge before
+generation 1, when it is on). The verdicts come from the stages in `evolviz.rules`.
 
 The engine streams: `Evolution.step()` is an async iterator that yields each candidate the
 moment it is committed to the store, which is what lets the panel show candidates live and
@@ -14,43 +15,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .budget import BudgetReached
+from .calls import CallName, Role, call_seed
 from .config import RunConfig, operator_plan
+from .difficulty import rate, rate_seeds, reask_messages
 from .errors import ConfigError, EndpointError, LLMCallError, StoreMismatchError
 from .gates.dataset_stage import gate_generation
 from .llm import CallResult, LLMClient
 from .records import Candidate, GenerationStats, PoolMember
 from .rules import (
+    EQUALITY_FORMAT,
+    EQUALITY_REASK,
+    OperatorView,
+    RuleId,
     Verdict,
-    check_rewrite,
-    copied_prompt_wording,
-    extract_instruction,
-    parse_equality,
-    sorry_short_answer,
-    stopwords_only_answer,
+    answer_stage,
+    instruction_stage,
+    judge_stage,
+    read_equality,
+    rejudge,
+    rewrite_stage,
+    unusable,
 )
-from .scoring import parse_difficulty
 from .store import RunStore, seeds_fingerprint
 from .templates import Template, TemplateSet
 
-__all__ = ["Evolution", "candidate_id", "evolve_candidate", "judge_answer", "reapply_rules"]
+__all__ = ["Evolution", "call_seed", "candidate_id", "evolve_candidate", "judge_answer",
+           "reapply_rules"]
 
 CandidateCallback = Callable[[Candidate], Awaitable[None] | None]
 
 
 def candidate_id(generation: int, slot: int) -> str:
     return f"g{generation}-{slot:06d}"
-
-
-def _call_seed(run_seed: int, cid: str, role: str) -> int:
-    digest = hashlib.sha256(f"{run_seed}/{cid}/{role}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 @dataclass
@@ -61,13 +64,15 @@ class _Ctx:
 
 
 async def _call(ctx: _Ctx, cand: Candidate, name: str, role: str,
-                messages: list[dict[str, str]]) -> CallResult:
+                messages: list[dict[str, str]],
+                response_format: dict[str, Any] | None = None) -> CallResult:
     """Make one call and file its record on the candidate, failed or not."""
     try:
         result = await ctx.client.chat(
             role, messages, ctx.config.sampling[role],
             sample=f"{cand.id}/{name}",
-            seed=_call_seed(ctx.config.seed, cand.id, name),
+            seed=call_seed(ctx.config.seed, cand.id, name),
+            response_format=response_format,
         )
     except LLMCallError as e:
         if e.result is not None:
@@ -79,34 +84,16 @@ async def _call(ctx: _Ctx, cand: Candidate, name: str, role: str,
 
 def judge_answer(cand: Candidate, config: RunConfig, templates: TemplateSet,
                  operator: Template | None) -> list[Verdict]:
-    """Rules that need no LLM, applied to stored text (also used to re-judge a run)."""
-    rules = config.rules
-    out: list[Verdict] = []
-    raw = cand.calls.get("rewrite")
-    if raw is not None:
-        v = check_rewrite(raw.content, raw.finish_reason, cand.parent_instruction)
-        if v.rule == "no_information_gain" and not rules.is_on("no_information_gain"):
-            v = Verdict("rewrite_invalid", True, "identical to parent, but rule 1 is off")
-        out.append(v)
-        if not v.passed:
-            return out
-    inst = cand.instruction or ""
-    if rules.is_on("copied_prompt_wording"):
-        markers = list(rules.extra_markers) + (list(operator.markers) if operator else [])
-        markers += [m for m in templates.markers() if m not in markers]
-        out.append(copied_prompt_wording(
-            inst, markers=markers, prompt_prose=operator.prose() if operator else "",
-            parent=cand.parent_instruction, ngram=rules.copied_ngram))
-    return out
-
-
-def _answer_verdicts(answer: str, config: RunConfig) -> list[Verdict]:
-    out = []
-    if config.rules.is_on("sorry_short_answer"):
-        out.append(sorry_short_answer(answer, config.rules.sorry_max_words))
-    if config.rules.is_on("stopwords_only_answer"):
-        out.append(stopwords_only_answer(answer))
-    return out
+    """The rewrite and instruction stages over stored text (no LLM call needed)."""
+    view = OperatorView.of(operator)
+    _, out = rewrite_stage(cand.calls.get(CallName.REWRITE), cand.parent_instruction,
+                           config.rules, view)
+    if unusable(out):
+        return out
+    rewrite = cand.calls.get(CallName.REWRITE)
+    return out + instruction_stage(cand.instruction or "", cand.parent_instruction,
+                                   config.rules, view,
+                                   rewrite.content if rewrite is not None else None)
 
 
 async def evolve_candidate(
@@ -145,8 +132,12 @@ async def evolve_candidate(
 
 async def _evolve(ctx: _Ctx, cand: Candidate, operator: Template) -> None:
     """Rewrite, check, judge, answer, check: cheapest checks first, so a candidate that is
-    already lost costs no further calls (with `stop_at_first_rejection`, the default)."""
-    config = ctx.config
+    already lost costs no further calls (with `stop_at_first_rejection`, the default).
+    Every verdict comes from the stage functions in `evolviz.rules`, the same ones
+    `reapply_rules` runs over stored calls."""
+    config, rules = ctx.config, ctx.config.rules
+    view = OperatorView.of(operator)
+    structured = config.structured_judge
 
     def rejected() -> bool:
         """Mark the candidate rejected by its first failing rule; True to stop here."""
@@ -154,66 +145,70 @@ async def _evolve(ctx: _Ctx, cand: Candidate, operator: Template) -> None:
         if bad is None:
             return False
         cand.status, cand.rejected_by = "rejected", bad.rule
-        first = cand.verdicts[0]
-        unusable = first is bad and first.rule in ("rewrite_invalid", "no_information_gain")
-        return unusable or config.stop_at_first_rejection  # nothing to answer if unusable
+        # Nothing to answer if the rewrite is unusable, whatever the setting.
+        return unusable(cand.verdicts) or config.stop_at_first_rejection
 
-    rewrite = await _call(ctx, cand, "rewrite", "evolver",
+    rewrite = await _call(ctx, cand, CallName.REWRITE, Role.EVOLVER,
                           operator.render(instruction=cand.parent_instruction))
-    if rewrite.content is not None:
-        cand.instruction = extract_instruction(rewrite.content)
-    cand.verdicts.extend(judge_answer(cand, config, ctx.templates, operator))
+    cand.instruction, verdicts = rewrite_stage(rewrite, cand.parent_instruction, rules, view)
+    cand.verdicts.extend(verdicts)
+    if not unusable(verdicts):
+        cand.verdicts.extend(instruction_stage(cand.instruction or "",
+                                               cand.parent_instruction, rules, view,
+                                               rewrite.content))
     if rejected():
         return
 
-    if config.rules.is_on("no_information_gain"):
-        judged = await _call(ctx, cand, "equality", "judge", ctx.templates.equality.render(
-            first=cand.parent_instruction, second=cand.instruction or ""))
-        cand.verdicts.append(parse_equality(judged.content))
+    if rules.is_on(RuleId.NO_INFORMATION_GAIN):
+        asked = ctx.templates.equality.render(first=cand.parent_instruction,
+                                              second=cand.instruction or "")
+        fmt = EQUALITY_FORMAT if structured else None
+        judged = await _call(ctx, cand, CallName.EQUALITY, Role.JUDGE, asked, fmt)
+        again = None
+        if read_equality(judged.content)[0] == "unclear":
+            again = await _call(ctx, cand, EQUALITY_REASK, Role.JUDGE,
+                                reask_messages(asked, judged.content, "equality"), fmt)
+        cand.verdicts.extend(judge_stage(judged, again, rules))
         if rejected():
             return
 
-    answered = await _call(ctx, cand, "answer", "answerer",
+    answered = await _call(ctx, cand, CallName.ANSWER, Role.ANSWERER,
                            ctx.templates.answer.render(instruction=cand.instruction or ""))
-    if answered.finish_reason == "content_filter":
-        cand.verdicts.append(Verdict("rewrite_invalid", False,
-                                     "the endpoint filtered the answer (content_filter)",
-                                     {"cause": "answer_filtered"}))
     cand.answer = answered.content or ""
-    cand.verdicts.extend(_answer_verdicts(cand.answer, config))
+    cand.verdicts.extend(answer_stage(answered, rules))
     if rejected():
         return
     cand.status = "accepted"
 
     if config.judge_difficulty:
-        rated = await _call(ctx, cand, "difficulty", "judge",
-                            ctx.templates.difficulty.render(instruction=cand.instruction or ""))
-        cand.difficulty_raw = rated.content
-        cand.difficulty = parse_difficulty(rated.content)
+        async def chat(name: str, messages: list[dict[str, str]],
+                       fmt: dict[str, Any] | None) -> CallResult:
+            return await _call(ctx, cand, name, Role.JUDGE, messages, fmt)
+
+        cand.difficulty_raw, cand.difficulty = await rate(
+            chat, ctx.templates.difficulty.render(instruction=cand.instruction or ""),
+            structured)
 
 
 def reapply_rules(cand: Candidate, config: RunConfig, templates: TemplateSet) -> Candidate:
-    """Re-judge a stored candidate with rules 2-4 under `config`, with no LLM call.
+    """Re-judge a stored candidate under `config`, with no LLM call.
 
-    Rule 1's stored verdict is kept as it was (it needs the judge). A candidate that failed
-    on an LLM error, or was never answered, keeps its status: there is nothing to re-judge.
+    The same stage functions as the live run, over the stored replies (the judge's too,
+    so its unclear-reply treatment can be tried). A judge call that was never made cannot
+    be invented: a stored rule-1 verdict without its call is kept as it was. A candidate
+    that failed on an LLM error keeps its status: there is nothing to re-judge.
     """
     if cand.status == "failed":
         return cand
-    operator = templates.operators.get(cand.operator)
-    verdicts = judge_answer(cand, config, templates, operator)
-    rule1 = [v for v in cand.verdicts if v.rule == "no_information_gain"
-             and v.detail.get("cause") != "identical"]
-    if config.rules.is_on("no_information_gain"):
-        verdicts.extend(rule1)
-    answered = "answer" in cand.calls and cand.answer is not None
-    if answered:
-        verdicts.extend(_answer_verdicts(cand.answer or "", config))
-    new = Candidate(**{**cand.__dict__, "verdicts": verdicts})
-    bad = next((v for v in verdicts if not v.passed), None)
+    judged = rejudge(cand.calls, cand.parent_instruction, cand.instruction, config.rules,
+                     OperatorView.of(templates.operators.get(cand.operator)),
+                     judge_stored=cand.verdicts, answer=cand.answer,
+                     stop_at_first=config.stop_at_first_rejection)
+    new = Candidate(**{**cand.__dict__, "verdicts": judged.verdicts})
+    bad = judged.rejection
     if bad is not None:
         new.status, new.rejected_by = "rejected", bad.rule
-    elif answered:
+    elif judged.answered:
         new.status, new.rejected_by = "accepted", None
     else:
         new.status, new.rejected_by = cand.status, cand.rejected_by
@@ -333,6 +328,9 @@ class Evolution:
         client, templates, config = self._client, self._templates, self._config
         if client is None:
             raise ConfigError("no LLM client configured: give one to Evolution.configure()")
+        if g == 1 and config.judge_difficulty:
+            # C0 of the paper's difficulty curve: the seeds, rated once (a resume skips them).
+            await rate_seeds(self.store, client, templates, config)
         plan = self._start_generation(g)
         done = self.store.done_slots(g)
         todo: asyncio.Queue[int] = asyncio.Queue()

@@ -37,17 +37,20 @@ __all__ = [
     "cache_key",
 ]
 
-def cache_key(model: str, messages: list[dict[str, str]], sampling: Sampling, sample: str) -> str:
+def cache_key(model: str, messages: list[dict[str, str]], sampling: Sampling, sample: str,
+              response_format: Mapping[str, Any] | None = None) -> str:
     """Same model, messages, parameters and sample index give the same response.
 
     `sample` separates calls that are alike but must not share an answer (two candidates
-    that happen to send the same prompt at temperature > 0 are two samples).
+    that happen to send the same prompt at temperature > 0 are two samples). A structured
+    output request is part of the key (JSON asked for is a different answer); without one
+    the key is what it always was, so existing caches stay valid.
     """
-    payload = json.dumps(
-        {"model": model, "messages": messages, "sampling": sampling.to_dict(), "sample": sample},
-        sort_keys=True,
-        ensure_ascii=False,
-    )
+    fields: dict[str, Any] = {"model": model, "messages": messages,
+                              "sampling": sampling.to_dict(), "sample": sample}
+    if response_format is not None:
+        fields["response_format"] = response_format
+    payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -155,6 +158,8 @@ class LLMClient:
         # used instead of sockets. Production code never passes one.
         self.transport = transport
         self.recoveries = 0
+        # Cleared when the endpoint refuses a structured-output request (see `chat`).
+        self.structured_output = True
         self._recover_lock: asyncio.Lock | None = None
         self.tokens = TokenCounter()
         # A spending limit (evolviz.budget.Budget) consulted before every paid call.
@@ -205,14 +210,23 @@ class LLMClient:
         *,
         sample: str = "0",
         seed: int | None = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> CallResult:
-        """One logical call; raises `LLMCallError` (with the partial result attached)."""
+        """One logical call; raises `LLMCallError` (with the partial result attached).
+
+        `response_format` (OpenAI's structured output, e.g. a JSON schema) goes into the
+        request body. An endpoint that refuses it (HTTP 400/422) is asked again without,
+        and is not sent one again by this client: the judges' parsers read prose too.
+        """
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         model = self.models[role]
         result = CallResult(role=role, model=model, messages=messages,
                             sampling=sampling.to_dict())
-        key = cache_key(model, messages, sampling, sample)
+        key = cache_key(model, messages, sampling, sample, response_format)
+        if response_format is not None and not self.structured_output:
+            response_format = None
+        result.response_format = dict(response_format) if response_format else None
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -227,7 +241,8 @@ class LLMClient:
         hold = self.budget.reserve(role, messages, sampling) if self.budget else None
         started = time.perf_counter()
         last: _Retryable | None = None
-        for attempt in range(self.max_retries + 1):
+        refused = 0  # 1 once the structured-output request was refused: a free attempt
+        for attempt in range(self.max_retries + 2):
             result.attempts = attempt + 1
             client, semaphore = self._ensure()
             seen_recoveries = self.recoveries
@@ -235,7 +250,7 @@ class LLMClient:
                 async with semaphore:
                     response = await client.post(
                         "/chat/completions",
-                        body=self._body(model, messages, sampling, seed),
+                        body=self._body(model, messages, sampling, seed, response_format),
                         cast_to=_http_module().Response,
                         options={"timeout": self.timeout},
                     )
@@ -249,7 +264,7 @@ class LLMClient:
                 last = _Retryable("Timeout", str(e) or "the call timed out")
             except openai.APIConnectionError as e:
                 last = _Retryable("ConnectionError", str(e) or "the connection failed")
-                if self.recover is not None and attempt < self.max_retries:
+                if self.recover is not None and attempt - refused < self.max_retries:
                     await self._recover(seen_recoveries)
             except openai.InternalServerError as e:
                 last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}",
@@ -260,6 +275,13 @@ class LLMClient:
                 elif e.status_code in FATAL_STATUSES:
                     self.tokens.failed_calls += 1
                     raise EndpointError(self.base_url, e.status_code, e.message) from None
+                elif response_format is not None and e.status_code in (400, 422):
+                    # Most likely the structured-output request itself: once without it.
+                    self.structured_output = False
+                    response_format = result.response_format = None
+                    result.retries.append("StructuredOutputRefused")
+                    refused = 1
+                    continue
                 else:
                     # 400/401/403/404/422: retrying the same request cannot help.
                     return self._fail(result, started, "BadRequest",
@@ -268,12 +290,12 @@ class LLMClient:
                 # A 200 whose body is not a chat completion (broken JSON and the like).
                 last = _Retryable("MalformedResponse", f"{type(e).__name__}: {e}")
             result.retries.append(last.error_class)
-            if attempt < self.max_retries:
-                self.tokens.retries += 1
-                await asyncio.sleep(self._delay(attempt, last.retry_after))
-        else:
-            assert last is not None
-            return self._fail(result, started, last.error_class, str(last), hold)
+            if attempt - refused >= self.max_retries:
+                return self._fail(result, started, last.error_class, str(last), hold)
+            self.tokens.retries += 1
+            await asyncio.sleep(self._delay(attempt - refused, last.retry_after))
+        else:  # pragma: no cover - every iteration breaks, returns or continues once
+            return self._fail(result, started, "MalformedResponse", "no attempt left", hold)
 
         result.latency_s = time.perf_counter() - started
         self.tokens.prompt[role] += result.prompt_tokens
@@ -291,7 +313,8 @@ class LLMClient:
         return result
 
     def _body(self, model: str, messages: list[dict[str, str]], sampling: Sampling,
-              seed: int | None) -> dict[str, Any]:
+              seed: int | None,
+              response_format: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The request body, built by hand.
 
         `chat.completions.create` runs every request through openai's type-driven
@@ -306,6 +329,8 @@ class LLMClient:
             body["stop"] = list(sampling.stop)
         if seed is not None and self.send_seed:
             body["seed"] = seed
+        if response_format is not None:
+            body["response_format"] = dict(response_format)
         return body
 
     async def _recover(self, seen: int) -> None:

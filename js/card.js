@@ -35,6 +35,21 @@ function callNode(name, call, open = false) {
     call.error ? el("pre", { class: "evz-pre evz-error", text: call.error }) : null);
 }
 
+// What a verdict read to decide (words matched, judge text, finish reason), as plain text:
+// it is model output, so it goes in through textContent like everything else.
+function evidenceText(value) {
+  if (value === null || value === undefined) return "–";
+  if (typeof value === "string") return value.length > 300 ? `${value.slice(0, 300)}…` : value;
+  return JSON.stringify(value);
+}
+
+function evidenceNode(detail) {
+  const entries = Object.entries(detail || {});
+  if (!entries.length) return null;
+  return el("dl", { class: "evz-evidence" }, entries.flatMap(([key, value]) => [
+    el("dt", { text: key }), el("dd", { text: evidenceText(value) })]));
+}
+
 export function renderCard(c, actions) {
   if (!c || !c.id) return el("div", { class: "evz-card evz-empty", text: "Select a candidate to see its prompts, responses and verdicts." });
   const rejection = (c.verdicts || []).find((v) => !v.passed);
@@ -55,7 +70,8 @@ export function renderCard(c, actions) {
     diffNode(c.parent_instruction, c.instruction || ""),
     el("div", { class: "evz-label", text: "verdicts" }),
     el("ul", { class: "evz-verdicts" }, (c.verdicts || []).map((v) => el("li", { class: v.passed ? "evz-pass" : "evz-fail", dataset: { rule: v.rule } },
-      el("b", { text: `${v.passed ? "✓" : "✗"} ${v.rule}` }), el("span", { text: `: ${v.reason}` })))),
+      el("b", { text: `${v.passed ? "✓" : "✗"} ${v.rule}` }), el("span", { text: `: ${v.reason}` }),
+      evidenceNode(v.detail)))),
     c.answer !== null && c.answer !== undefined ? el("div", {}, el("div", { class: "evz-label", text: "answer" }), el("pre", { class: "evz-pre evz-answer", text: c.answer })) : null,
     el("div", { class: "evz-label", text: "calls (expand to see the exact prompt and raw response)" }),
     Object.entries(c.calls || {}).map(([name, call]) => callNode(name, call, name === "rewrite")),

@@ -67,13 +67,39 @@ teaching = nb([
     ("md", "## The elimination rules\n\nA candidate fails if (1) it adds no information over "
            "its parent (an LLM judge says 'equal'), (2) its answer says 'sorry' and is short, "
            "(3) its answer is only punctuation and stop words, or (4) it copies the evolving "
-           "prompt's own markers. Rules 2-4 are plain functions:"),
+           "prompt's own markers. Before any of them, the rewrite stage takes the instruction "
+           "out of the evolver's reply (dropping preambles like 'Sure! Here is a harder "
+           "version:', labels like '**Rewritten Prompt:**' and trailing explanations) and "
+           "rejects one that cannot be used (`rewrite_invalid`: empty, cut off, a refusal, "
+           "only stop words, a judge's verdict or a marker alone). Rules 2-4 are plain "
+           "functions, and every verdict carries its evidence in `detail`:"),
     ("code", "from evolviz.rules import copied_prompt_wording, sorry_short_answer, "
              "stopwords_only_answer\n\n"
              "print(sorry_short_answer(\"Sorry, I can't help with that.\"))\n"
              "print(stopwords_only_answer('It is what it is.'))\n"
+             "print(stopwords_only_answer('。。。'))  # punctuation in any script\n"
              "print(copied_prompt_wording('#Harder Task# Explain why the sky is blue.',\n"
              "                            markers=templates.operators['deepening'].markers))"),
+    ("md", "### Rules beyond the paper, and how to switch them off\n\nReal model output "
+           "fails in ways the paper's wording misses, so evolviz adds four rules of its own, "
+           "each with its own name in the results:\n\n"
+           "- `answer_refusal`: a short answer that refuses without the word 'sorry' "
+           "('As an AI, I cannot...', in several languages) or asks for input the "
+           "instruction lacks ('Please provide the text').\n"
+           "- `answer_truncated`: the answer was cut off at max tokens (raise "
+           "`--max-tokens-answer` if it fires often).\n"
+           "- `answer_filtered`: the endpoint filtered the answer, or sent an error page.\n"
+           "- `judge_unclear` (off by default): the equality judge gave no readable verdict "
+           "even when asked once more; on, such a candidate is rejected instead of kept.\n\n"
+           "`RuleConfig.paper()` (the CLI's `--paper-rules`) runs the paper's rules only, to "
+           "reproduce it exactly; `RuleConfig().without([...])` (`--no-rule NAME`) switches "
+           "single rules off. The what-if below re-judges the same stored replies both ways, "
+           "with no LLM call:"),
+    ("code", "from evolviz.rules import BEYOND_PAPER, RuleConfig, answer_refusal\n\n"
+             "print('beyond the paper:', BEYOND_PAPER)\n"
+             "print(answer_refusal('As an AI language model, I cannot provide that.'))\n"
+             "print(answer_refusal('Please provide the text you want summarized.'))\n"
+             "print('paper rules only:', RuleConfig.paper().enabled)"),
     ("md", "## One generation, live\n\nThe panel below evolves the seeds once. A small model "
            "fails often, which is exactly what the rules are for: look for red cards."),
     ("code", "from evolviz import Explorer\n\n"
@@ -84,6 +110,11 @@ teaching = nb([
              "for c in ex.store.candidates(generation=1):\n"
              "    verdict = c.rejection.reason if c.rejection else (c.error_class or 'kept')\n"
              "    print(f'{c.operator:20} {c.status:9} {inert(verdict)}')"),
+    ("code", "from evolviz.browse import what_if\n"
+             "from evolviz.config import RunConfig\n\n"
+             "paper_only = RunConfig(rules=RuleConfig.paper())\n"
+             "for g in what_if(ex.store, paper_only, ex.templates).per_generation:\n"
+             "    print(g)  # accepted before/after if the paper's rules alone had judged"),
     ("md", "Accepted candidates replace their parents in the pool; a rejected or failed one "
            "leaves its parent in the pool, to be evolved again next generation:"),
     ("code", "pool = ex.store.pool(2)\n"

@@ -18,6 +18,7 @@ QUICK = {
     "bench_local_model.py": "aggregate_tok/s",
     "bench_panel_draw.py": "ms",
     "bench_gates.py": "decontam cand/s",
+    "bench_verdicts.py": "verdict accuracy",
 }
 
 

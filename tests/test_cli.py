@@ -174,3 +174,41 @@ def test_no_rule_switches_a_rule_off(tmp_path, fake_llm, rule):
     with RunStore(store, create=False) as s:
         assert rule not in s.count_generation(1).rejected
         assert all(rule not in {v.rule for v in c.verdicts} for c in s.candidates())
+
+
+def test_run_flags_for_the_rules_beyond_the_paper_and_max_tokens(tmp_path, seeds_file):
+    from evolviz.testing.evol_responder import prompt_kind
+
+    def refusing(req):  # every answer is a short refusal without "sorry"
+        if prompt_kind(req) == "answer":
+            return "I can't help with that."
+        return EvolResponder(p_copy_marker=0, p_identical=0, p_empty=0, p_equal=0)(req)
+
+    seeds = seeds_file(4)
+    with FakeOpenAIServer(refusing) as server:
+        default = tmp_path / "default.db"
+        assert run_cli(*run_args(seeds, default, server, "--generations", "1",
+                                 "--max-tokens-answer", "77")).returncode == 0
+        paper = tmp_path / "paper.db"
+        r = run_cli(*run_args(seeds, paper, server, "--generations", "1", "--paper-rules",
+                              "--unclear-judge", "reject", "--max-tokens-judge", "40"))
+        assert r.returncode == 0, r.stderr
+        bodies = list(server.stats.bodies)
+    answer_limits = {b["max_tokens"] for b in bodies if prompt_kind(b) == "answer"}
+    assert answer_limits == {77, 512}  # the flag's, then the default in the second run
+    assert any(b.get("response_format") for b in bodies if prompt_kind(b) == "equality")
+    with RunStore(default, create=False) as s:
+        cfg = s.get_meta("config")
+        assert cfg["sampling"]["answerer"]["max_tokens"] == 77
+        assert s.count_generation(1).rejected == {"answer_refusal": 4}
+        cand = next(s.candidates())
+    with RunStore(paper, create=False) as s:
+        cfg = s.get_meta("config")
+        assert "answer_refusal" not in cfg["rules"]["enabled"]
+        assert "judge_unclear" in cfg["rules"]["enabled"]
+        assert cfg["sampling"]["judge"]["max_tokens"] == 40
+        assert s.count_generation(1).accepted == 4  # the paper's rules keep a refusal
+    shown = run_cli("show", str(default), "--candidate", cand.id).stdout
+    assert "FAIL answer_refusal" in shown and "evidence: cause=refusal" in shown
+    assert "matched=I can't help" in shown
+    assert "x_refusal" in run_cli("show", str(default)).stdout

@@ -240,3 +240,18 @@ def test_reply_with_length_is_rejected_as_truncated(tmp_path):
     for c in evo.store.candidates():
         assert c.rejected_by == "rewrite_invalid" and "cut off" in c.rejection.reason
         assert "answer" not in c.calls  # no money spent answering an unusable rewrite
+
+
+async def test_seeds_are_rated_before_generation_one_and_only_once(tmp_path):
+    from evolviz.difficulty import rate_seeds
+
+    with FakeOpenAIServer(EvolResponder()) as server:
+        evo = evolution(tmp_path, server, n=5, config=RunConfig(seed=2, judge_difficulty=True))
+        await evo.run(1)
+        rated = {r["id"]: r["difficulty"] for r in evo.store.seed_rows()}
+        assert all(1 <= d <= 10 for d in rated.values()) and len(rated) == 5
+        n = server.stats.requests
+        assert await rate_seeds(evo.store, evo.client, evo.templates, evo.config) == 0
+        assert server.stats.requests == n  # a resumed run does not pay twice
+    raw = [r["difficulty_raw"] for r in evo.store.seed_rows()]
+    assert all(r.startswith("Rating:") for r in raw)

@@ -31,6 +31,13 @@ class Mixed:
         return (self.dup if "poem" in user or "In depth" in user else self.evol)(request)
 
 
+def load(folder):
+    """`datasets.load_dataset` with a cache of this folder's own: its shared cache keys a
+    local folder by its name and file layout, so two exports named alike (every test's
+    `hf`) would otherwise read each other's cached rows."""
+    return datasets.load_dataset(str(folder), cache_dir=str(folder.parent / f"{folder.name}.cache"))
+
+
 def card(folder):
     text = (folder / "README.md").read_text(encoding="utf-8")
     assert text.startswith("---\n")
@@ -73,7 +80,7 @@ def test_hf_folder_loads_with_datasets_and_holds_only_accepted_rows(run):
     r = run_cli("export", str(store), "--format", "hf", "-o", str(out), "--thumbnail",
                 str(png(tmp / "map.png")))
     assert r.returncode == 0, r.stderr
-    ds = datasets.load_dataset(str(out))["train"]
+    ds = load(out)["train"]
     with RunStore(store, create=False) as s:
         cands = {c.id: c for c in s.candidates()}
         stats = s.generation_stats()
@@ -123,7 +130,7 @@ def test_include_seeds_adds_generation_0_and_closes_the_lineage(run):
     out = tmp / "hf_seeds"
     assert run_cli("export", str(store), "--format", "hf", "-o", str(out),
                    "--include-seeds").returncode == 0
-    ds = datasets.load_dataset(str(out))["train"]
+    ds = load(out)["train"]
     ids = set(ds["id"])
     gen0 = [r for r in ds if r["generation"] == 0]
     assert len(gen0) == 60 and all(r["parent_id"] is None for r in gen0)
@@ -142,8 +149,8 @@ def test_rejudging_is_explicit_and_recorded(run):
                    "--decontaminate-ngram", "6").returncode == 0
     plain = tmp / "hf_plain"
     assert run_cli("export", str(store), "--format", "hf", "-o", str(plain)).returncode == 0
-    plain = datasets.load_dataset(str(plain))["train"]
-    assert datasets.load_dataset(str(same))["train"]["id"] == plain["id"]
+    plain = load(plain)["train"]
+    assert load(same)["train"]["id"] == plain["id"]
     r = run_cli("export", str(store), "--format", "hf", "-o", str(tmp / "x"), "--no-dedup")
     assert r.returncode == 2 and "--rejudge" in r.stderr and not (tmp / "x").exists()
     r = run_cli("export", str(store), "--format", "hf", "-o", str(tmp / "x"),
@@ -153,7 +160,7 @@ def test_rejudging_is_explicit_and_recorded(run):
     r = run_cli("export", str(store), "--format", "hf", "-o", str(out), "--rejudge",
                 "--no-dedup")
     assert r.returncode == 0, r.stderr
-    ds = datasets.load_dataset(str(out))["train"]
+    ds = load(out)["train"]
     with RunStore(store, create=False) as s:
         cands = list(s.candidates())
     gated = {c.id for c in cands if c.rejected_by in ("duplicate", "contaminated")}
@@ -172,10 +179,13 @@ def test_rejudging_is_explicit_and_recorded(run):
 def test_rejudging_rules_keeps_the_runs_gates_and_says_so(run):
     tmp, store, _ = run
     out = tmp / "hf_rules"
+    # Rule 2 and rule 3 off, and answer_refusal too (it reads the same refusals without
+    # needing the word "sorry"): then the answered refusals come back.
     r = run_cli("export", str(store), "--format", "hf", "-o", str(out), "--rejudge",
-                "--no-rule", "sorry_short_answer", "--no-rule", "stopwords_only_answer")
+                "--no-rule", "sorry_short_answer", "--no-rule", "stopwords_only_answer",
+                "--no-rule", "answer_refusal")
     assert r.returncode == 0, r.stderr
-    ds = datasets.load_dataset(str(out))["train"]
+    ds = load(out)["train"]
     with RunStore(store, create=False) as s:
         cands = list(s.candidates())
     answered_refusals = {c.id for c in cands if c.rejected_by in (

@@ -137,3 +137,33 @@ async def test_a_dead_endpoint_is_recovered_once_and_calls_carry_on():
     assert second.stats.requests == 6
     await c.aclose()
     second.stop()
+
+
+async def test_response_format_goes_into_the_body_and_the_cache_key(tmp_path):
+    from evolviz.llm import cache_key
+    from evolviz.rules import EQUALITY_FORMAT
+
+    assert cache_key("m", MSGS, Sampling(), "0") != cache_key("m", MSGS, Sampling(), "0",
+                                                              EQUALITY_FORMAT)
+    with FakeOpenAIServer() as s:
+        c = client(s, cache=ResponseCache(tmp_path / "c.db"))
+        r = await c.chat("judge", MSGS, Sampling(), response_format=EQUALITY_FORMAT)
+        plain = await c.chat("judge", MSGS, Sampling())
+        assert not plain.cached  # asking for JSON is another question
+        again = await c.chat("judge", MSGS, Sampling(), response_format=EQUALITY_FORMAT)
+        bodies = list(s.stats.bodies)
+    assert bodies[0]["response_format"] == EQUALITY_FORMAT and "response_format" not in bodies[1]
+    assert r.response_format == EQUALITY_FORMAT and again.cached and len(bodies) == 2
+
+
+async def test_an_endpoint_without_structured_output_is_asked_again_in_plain_text():
+    from evolviz.rules import EQUALITY_FORMAT
+
+    with FakeOpenAIServer(structured_output=False) as s:
+        c = client(s, max_retries=0)  # the fallback is not a retry: it works even with none
+        r = await c.chat("judge", MSGS, Sampling(), response_format=EQUALITY_FORMAT)
+        later = await c.chat("judge", MSGS, Sampling(), sample="1",
+                             response_format=EQUALITY_FORMAT)
+        assert s.stats.invalid == 1  # only the first call tried it
+    assert r.content and r.response_format is None and "StructuredOutputRefused" in r.retries
+    assert later.content and later.attempts == 1

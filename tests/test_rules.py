@@ -118,3 +118,153 @@ def test_rewrite_and_marker_rules_never_raise(raw, parent):
     assert copied_prompt_wording(extract_instruction(raw), parent=parent,
                                  prompt_prose="the quick brown fox jumps over the lazy dog "
                                               "again and again").rule == "copied_prompt_wording"
+
+
+# --- the staged pipeline (issue 11) -------------------------------------------------------
+
+import unicodedata  # noqa: E402
+
+from evolviz.calls import CallResult  # noqa: E402
+from evolviz.rules import (  # noqa: E402
+    BEYOND_PAPER,
+    PAPER_RULES,
+    RuleId,
+    answer_refusal,
+    answer_stage,
+    extract,
+    parse_difficulty,
+    read_equality,
+    word_count,
+)
+
+
+def test_rule_ids_name_every_stage_and_config_accepts_the_dataset_rules():
+    assert {r.value for r in RuleId} >= {*RULE_IDS, "duplicate", "contaminated"}
+    cfg = RuleConfig().with_([RuleId.DUPLICATE, "contaminated"])
+    assert cfg.is_on("duplicate") and RuleConfig.from_dict(cfg.to_dict()) == cfg
+    assert set(RuleConfig.paper().enabled) == set(PAPER_RULES)
+    assert not set(BEYOND_PAPER) & set(PAPER_RULES)
+    assert not RuleConfig().is_on("judge_unclear")  # an unclear judge keeps by default
+
+
+@pytest.mark.parametrize("raw,instruction,removed", [
+    ("Sure! Here is a harder version:\n\nName three rivers in Peru.",
+     "Name three rivers in Peru.", "Sure! Here is a harder version:"),
+    ("**Rewritten Prompt:**\nName three rivers in Peru.", "Name three rivers in Peru.",
+     "**Rewritten Prompt:**"),
+    ("Name three rivers in Peru.\n\nThis version adds a country.",
+     "Name three rivers in Peru.", "This version adds a country."),
+    ("<think>they want harder</think>Name three rivers in Peru.",
+     "Name three rivers in Peru.", "<think>...</think>"),
+])
+def test_extraction_says_what_it_removed(raw, instruction, removed):
+    ex = extract(raw, ["#Harder Task#"])
+    assert ex.text == instruction and removed in ex.removed
+
+
+def test_extraction_keeps_fences_balanced():
+    ex = extract("Here it is:\n```python\nx = 1\n```\nMake x a list.\n\nNote: I added a list.")
+    assert ex.text == "```python\nx = 1\n```\nMake x a list." and ex.text.count("```") == 2
+    assert extract("```\nName a river.").text == "Name a river."
+
+
+@pytest.mark.parametrize("raw,cause", [
+    ("I can't help with rewriting that.", "refusal"), ("As an AI, I cannot do that.", "refusal"),
+    ("It is what it is.", "stopwords_only"), ("Not Equal", "judge_verdict"),
+    ("#Rewritten Prompt#:", "marker_only"), ("<html><body>502 Bad Gateway</body></html>", "html"),
+])
+def test_rewrite_rejections_have_their_own_cause(raw, cause):
+    v = check_rewrite(raw, "stop", "Name a river.")
+    assert not v.passed and v.rule == "rewrite_invalid" and v.detail["cause"] == cause
+
+
+def test_rule4_markers_are_phrases_of_the_operator_only():
+    mutation = TemplateSet.load().operators["mutation"]
+    ok = copied_prompt_wording("Add a new task to the list, then sort it.",
+                               markers=mutation.markers, parent="Sort the list.")
+    assert ok.passed
+    bad = copied_prompt_wording("New Task: sort the list.", markers=mutation.markers)
+    assert not bad.passed and bad.detail["marker"] == "new task"
+    # Another operator's plain markers do not count; its decorated one would.
+    deepening = TemplateSet.load().operators["deepening"]
+    assert copied_prompt_wording("Write a harder task list.", markers=mutation.markers).passed
+    assert not copied_prompt_wording("Harder task: x.", markers=deepening.markers).passed
+    assert copied_prompt_wording("Explain the unrewritten prompts.").passed  # word edges
+
+
+@pytest.mark.parametrize("reply,verdict", [
+    ("They are not identical.", "not_equal"), ("Not exactly the same.", "not_equal"),
+    ("They differ.", "not_equal"), ("There is no real difference.", "equal"),
+    ("Task B adds a limit, so they are not equal.", "not_equal"),
+    ("The wording differs but they are equal.", "equal"), ("No.", "not_equal"),
+    ("Yes", "equal"), ('{"verdict": "equal"}', "equal"), ("Verdict: not equal", "not_equal"),
+    ("Sie sind gleich.", "equal"), ("它们不相同。", "not_equal"), ("banana", "unclear"),
+])
+def test_judge_is_read_by_its_verdict(reply, verdict):
+    assert read_equality(reply)[0] == verdict
+
+
+@pytest.mark.parametrize("reply,rating", [
+    ('{"rating": 7}', 7.0), ("Rating: 8", 8.0), ("6/10", 6.0), ("seven", 7.0),
+    ('{"rating": 6.5}', 7.0), ("no idea", None), ('{"rating": 42}', None),
+])
+def test_difficulty_is_a_whole_number_from_one_to_ten(reply, rating):
+    assert parse_difficulty(reply) == rating
+
+
+_PUNCT = [chr(c) for c in range(0x20, 0x3100)
+          if unicodedata.category(chr(c))[0] in "PSZ"]
+
+
+@given(st.lists(st.sampled_from(_PUNCT), min_size=1, max_size=30))
+def test_rule3_treats_all_unicode_punctuation_and_symbols_as_punctuation(chars):
+    text = "".join(chars)
+    assert not stopwords_only_answer(text).passed and word_count(text) == 0
+
+
+def test_word_count_counts_unspaced_scripts_by_character():
+    assert word_count("冰箱很冷。") == 4 and word_count("Hello, world…") == 2
+
+
+def test_answer_refusal_and_asks_for_input_are_short_answers_only():
+    assert answer_refusal("I can't help with that.").detail["cause"] == "refusal"
+    assert answer_refusal("Please provide the text.").detail["cause"] == "asks_for_input"
+    long = "Here is the plan. " * 30 + "If you share your code I can say more."
+    assert answer_refusal(long).passed
+
+
+def test_answer_stage_names_truncated_and_filtered_answers():
+    def call(finish):
+        return CallResult("answerer", "m", [], {"max_tokens": 9}, content="A long answ",
+                          finish_reason=finish)
+
+    cut = answer_stage(call("length"), RuleConfig())
+    assert cut[0].rule == "answer_truncated" and cut[0].detail["max_tokens"] == 9
+    assert answer_stage(call("content_filter"), RuleConfig())[0].rule == "answer_filtered"
+    paper = answer_stage(call("length"), RuleConfig.paper())
+    assert {v.rule for v in paper} == {"sorry_short_answer", "stopwords_only_answer"}
+
+
+@given(st.text(max_size=600))
+def test_no_stage_raises_on_any_text(text):
+    ex = extract(text, ["#Harder Task#", "harder task"])
+    assert isinstance(ex.text, str)
+    assert read_equality(text)[0] in ("equal", "not_equal", "unclear")
+    rating = parse_difficulty(text)
+    assert rating is None or (1 <= rating <= 10 and rating == int(rating))
+    for v in answer_stage(CallResult("answerer", "m", [], {}, content=text,
+                                     finish_reason="stop"), RuleConfig()):
+        assert v.rule in RULE_IDS and v.reason
+
+
+def test_huge_and_hostile_replies_are_judged_quickly():
+    import time
+
+    huge = ("Explain the fridge, **Rewritten Prompt:** #Harder Task# not equal? " * 4000
+            + "\x00\ufffd" * 50)
+    started = time.perf_counter()
+    v = check_rewrite(huge, "stop", "Explain the fridge.", ["#Harder Task#"])
+    read_equality(huge)
+    answer_stage(CallResult("answerer", "m", [], {}, content=huge, finish_reason="stop"),
+                 RuleConfig())
+    assert not v.passed and time.perf_counter() - started < 5.0

@@ -60,7 +60,18 @@ def run_options(p: argparse.ArgumentParser) -> None:
                    help="switch an elimination rule off (repeatable)")
     p.add_argument("--sorry-max-words", type=int, default=80, help="rule 2 threshold")
     p.add_argument("--judge-difficulty", action="store_true",
-                   help="rate accepted instructions 1-10 with the judge")
+                   help="rate the seeds and accepted instructions 1-10 with the judge")
+    p.add_argument("--paper-rules", action="store_true",
+                   help="the paper's four rules only: switch off answer_refusal, "
+                        "answer_truncated, answer_filtered and judge_unclear")
+    p.add_argument("--unclear-judge", choices=["keep", "reject"], default="keep",
+                   help="what a judge reply that stays unreadable after one re-ask does "
+                        "(reject: rule judge_unclear)")
+    p.add_argument("--no-structured-judge", action="store_true",
+                   help="do not ask the judges for JSON through response_format")
+    for role, flag in (("evolver", "evolver"), ("answerer", "answer"), ("judge", "judge")):
+        p.add_argument(f"--max-tokens-{flag}", type=int, metavar="N", dest=f"max_tokens_{role}",
+                       help=f"max tokens per {role} reply")
 
 
 def gate_options(p: argparse.ArgumentParser) -> None:

@@ -66,10 +66,18 @@ def open_run(args: argparse.Namespace, seeds: Sequence[Any], store_path: str | P
     if args.temperature is not None:
         for role in ("evolver", "answerer"):
             sampling[role] = replace(sampling[role], temperature=args.temperature)
-    rules = RuleConfig(sorry_max_words=args.sorry_max_words).without(args.no_rule)
+    rules = (RuleConfig.paper if args.paper_rules else RuleConfig)(
+        sorry_max_words=args.sorry_max_words)
+    if args.unclear_judge == "reject":
+        rules = rules.with_(["judge_unclear"])
+    rules = rules.without(args.no_rule)
     extra = {"gates": gates} if gates is not None else {}
     config = RunConfig(seed=args.seed, operator_weights=weights(args.weight), rules=rules,
-                       sampling=sampling, judge_difficulty=args.judge_difficulty, **extra)
+                       sampling=sampling, judge_difficulty=args.judge_difficulty,
+                       structured_judge=not args.no_structured_judge, **extra
+                       ).with_max_tokens(evolver=args.max_tokens_evolver,
+                                         answerer=args.max_tokens_answerer,
+                                         judge=args.max_tokens_judge)
     if endpoint.local:
         print("evolviz: no --base-url: starting the embedded local model "
               "(SmolLM2-135M-Instruct)...", file=sys.stderr)

@@ -14,11 +14,13 @@ def render_table(store) -> str:
     from ..gates import GATE_RULES
     from ..rules import RULE_IDS
 
-    rules = (*RULE_IDS, *GATE_RULES)  # the rules, then the dataset gates
+    # The candidate rules, then the dataset gates.
+    rules = (*[r for r in RULE_IDS if r not in GATE_RULES], *GATE_RULES)
     short = {"rewrite_invalid": "invalid", "no_information_gain": "r1_nogain",
              "sorry_short_answer": "r2_sorry", "stopwords_only_answer": "r3_stopw",
-             "copied_prompt_wording": "r4_copied", "contaminated": "contam",
-             "duplicate": "dup"}
+             "copied_prompt_wording": "r4_copied", "answer_refusal": "x_refusal",
+             "answer_truncated": "x_trunc", "answer_filtered": "x_filter",
+             "judge_unclear": "x_unclear", "contaminated": "contam", "duplicate": "dup"}
     head = ["gen", "pool", "done", "accepted", *[short[r] for r in rules], "failed",
             "tokens", "time_s", "state"]
     rows = []
@@ -29,6 +31,8 @@ def render_table(store) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
     lines = ["  ".join(str(x).rjust(w) for x, w in zip(head, widths, strict=True))]
     lines += ["  ".join(str(x).rjust(w) for x, w in zip(r, widths, strict=True)) for r in rows]
+    lines.append("r1-r4: the paper's rules; x_*: rules beyond it (--paper-rules switches "
+                 "them off); contam, dup: the dataset gates")
     failed = {}
     for s in store.generation_stats():
         for k, v in s.failed_by.items():
@@ -63,8 +67,11 @@ def render_candidate(c: Any) -> str:
              f"parent {c.parent_id}: {inert(c.parent_instruction)}",
              f"instruction: {inert(c.instruction)}",
              f"answer: {inert(c.answer)}", "verdicts:"]
-    lines += [f"  {'pass' if v.passed else 'FAIL'} {v.rule}: {inert(v.reason)}"
-              for v in c.verdicts]
+    for v in c.verdicts:
+        lines.append(f"  {'pass' if v.passed else 'FAIL'} {v.rule}: {inert(v.reason)}")
+        if v.detail:  # the evidence: words matched, judge text read, finish reason
+            lines.append("      evidence: " + "; ".join(
+                f"{k}={inert(str(val))[:200]}" for k, val in v.detail.items()))
     for name, call in c.calls.items():
         lines.append(f"--- {name} ({call.model}, {call.prompt_tokens}+{call.completion_tokens}"
                      f" tokens, finish {call.finish_reason}) ---")

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from evolviz.testing.fake_server import (
         ALL_FAULTS,
         FakeOpenAIServer,
+        FaultKind,
         Faults,
         Reply,
         Responder,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ALL_FAULTS",
     "FakeOpenAIServer",
+    "FaultKind",
     "Faults",
     "Reply",
     "Responder",

@@ -19,17 +19,23 @@ __all__ = ["EvolResponder", "prompt_kind"]
 
 
 def prompt_kind(request: dict[str, Any]) -> str:
-    """Which role a request plays, judged from evolviz's built-in template wording."""
+    """Which role a request plays, judged from evolviz's built-in template wording.
+
+    A judge's re-ask (its first prompt, its reply, then one follow-up) is
+    "equality_reask" or "difficulty_reask", after the call names the engine files them as.
+    """
     messages = request.get("messages") or []
-    user = str(messages[-1].get("content", "")) if messages else ""
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    user = str(users[0].get("content", "")) if users else ""
+    again = "_reask" if len(users) > 1 else ""
     if "#Template to revise#" in user:
         return "revise"
     if "#Original Task#" in user or "#Example Task#" in user:
         return "rewrite"
     if "Task A:" in user and "Task B:" in user:
-        return "equality"
+        return "equality" + again
     if "Rate the difficulty" in user:
-        return "difficulty"
+        return "difficulty" + again
     return "answer"
 
 
@@ -81,7 +87,7 @@ class EvolResponder:
     salt: str = ""
 
     def __call__(self, request: dict[str, Any]) -> Reply | str:
-        kind = prompt_kind(request)
+        kind = prompt_kind(request).removesuffix("_reask")
         messages = request.get("messages") or []
         user = str(messages[-1].get("content", "")) if messages else ""
         key = user + self.salt + str(request.get("seed", ""))

@@ -40,28 +40,42 @@ whether it fails (`random() < rate`) and a second picks the kind (`choice(kinds)
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import hashlib
 import inspect
-import ipaddress
 import itertools
 import json
 import random
-import signal
 import sys
 import threading
 import time
 import traceback
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from http import HTTPStatus
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
+
+from .faults import ALL_FAULTS, LENGTH_FAULT_WORDS, FaultKind, Faults, check_kinds
+from .stats import ServerStats
+from .wire import (
+    DROP,
+    Reply,
+    Responder,
+    Response,
+    check_loopback,
+    count_words,
+    default_responder,
+    encode,
+    error_body,
+    json_bytes,
+    parse_head,
+)
+from .wire import (
+    prompt_tokens as count_prompt_tokens,
+)
 
 __all__ = [
     "ALL_FAULTS",
     "FakeOpenAIServer",
+    "FaultKind",
     "Faults",
     "Reply",
     "Responder",
@@ -69,246 +83,6 @@ __all__ = [
     "default_responder",
     "main",
 ]
-
-ALL_FAULTS: tuple[str, ...] = (
-    "429",
-    "500",
-    "503",
-    "timeout",
-    "drop",
-    "broken_json",
-    "empty_choices",
-    "null_content",
-    "length",
-    "content_filter",
-)
-
-# How many words a "length" fault keeps: short enough to be visibly cut, long enough that
-# the engine cannot tell it from a real answer by emptiness alone.
-_LENGTH_FAULT_WORDS = 3
-
-
-@dataclass
-class Reply:
-    """What a responder may return when a plain string (finish_reason "stop") is not enough."""
-
-    content: str | None
-    finish_reason: str = "stop"
-
-
-Responder = Callable[[dict[str, Any]], "Reply | str | Awaitable[Reply | str]"]
-"""Gets the parsed request JSON and returns the assistant message.
-
-It runs on the server's thread, so anything it shares with the test must be thread-safe
-(appending to a list or popping from a deque is). It may be a coroutine function: awaiting
-lets a test hold a request open until it says so. Only requests answered with content (no
-fault, or the "length" fault) reach it, so a scripted sequence of replies is not used up by
-requests that fail anyway. If it raises, the client gets a 500 naming the exception.
-"""
-
-
-@dataclass(frozen=True)
-class Faults:
-    """Random fault injection. `rate` is the chance each chat request fails; `kinds` is drawn
-    from uniformly. Seeded so a failing run can be replayed exactly."""
-
-    rate: float = 0.0
-    kinds: Sequence[str] = ALL_FAULTS
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.rate <= 1.0:
-            raise ValueError(f"fault rate must be within [0, 1], got {self.rate!r}")
-        if isinstance(self.kinds, str):
-            raise TypeError("kinds must be a sequence of fault names, not one string")
-        kinds = tuple(self.kinds)
-        _check_kinds(kinds)
-        if not kinds:
-            raise ValueError("kinds must name at least one fault")
-        object.__setattr__(self, "kinds", kinds)
-
-
-def _check_kinds(kinds: Sequence[str]) -> None:
-    unknown = [k for k in kinds if k not in ALL_FAULTS]
-    if unknown:
-        raise ValueError(f"unknown fault kind(s) {unknown}; known: {', '.join(ALL_FAULTS)}")
-
-
-class ServerStats:
-    """Counters for assertions. Written on the server thread under a lock, so `snapshot()`
-    is consistent even while a benchmark is still running; plain attribute reads are fine
-    once the requests of interest have completed.
-
-    `requests` counts chat-completion requests that parsed; `invalid` those rejected with
-    400. `outcomes` holds "ok" or the fault kind per chat request in arrival order (always
-    kept: a few bytes each). `bodies` holds the parsed request bodies, capped by
-    `keep_requests` (True: all, False: none, an int: the most recent that many).
-    """
-
-    def __init__(self, keep_requests: bool | int = True) -> None:
-        if keep_requests is True:
-            maxlen: int | None = None
-        elif keep_requests is False:
-            maxlen = 0
-        elif isinstance(keep_requests, int) and keep_requests >= 0:
-            maxlen = keep_requests
-        else:
-            raise ValueError(f"keep_requests must be a bool or an int >= 0: {keep_requests!r}")
-        self._maxlen = maxlen
-        self._lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget everything except what is in flight right now."""
-        with self._lock:
-            self.requests = 0
-            self.invalid = 0
-            self.connections = 0
-            self.faults: Counter[str] = Counter()
-            # Authorization headers seen, so a test can prove a key was sent (and only there)
-            self.authorizations: Counter[str] = Counter()
-            self.models: Counter[str] = Counter()
-            self.outcomes: list[str] = []
-            self.bodies: deque[dict[str, Any]] = deque(maxlen=self._maxlen)
-            self.in_flight = getattr(self, "in_flight", 0)
-            self.max_in_flight = self.in_flight
-
-    @property
-    def ok(self) -> int:
-        """Chat requests that got no injected fault (responder errors still count here)."""
-        return self.requests - sum(self.faults.values())
-
-    def snapshot(self) -> dict[str, Any]:
-        """A consistent copy, safe to take while requests are still being served."""
-        with self._lock:
-            return {
-                "requests": self.requests,
-                "ok": self.requests - sum(self.faults.values()),
-                "invalid": self.invalid,
-                "connections": self.connections,
-                "faults": dict(self.faults),
-                "models": dict(self.models),
-                "in_flight": self.in_flight,
-                "max_in_flight": self.max_in_flight,
-            }
-
-    def _begin(self, body: dict[str, Any], model: str, outcome: str) -> None:
-        with self._lock:
-            self.requests += 1
-            self.models[model] += 1
-            if outcome != "ok":
-                self.faults[outcome] += 1
-            self.outcomes.append(outcome)
-            self.bodies.append(body)
-            self.in_flight += 1
-            if self.in_flight > self.max_in_flight:
-                self.max_in_flight = self.in_flight
-
-    def _authorized(self, value: str) -> None:
-        with self._lock:
-            self.authorizations[value] += 1
-
-    def _end(self) -> None:
-        with self._lock:
-            self.in_flight -= 1
-
-    def _bump(self, name: str) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + 1)
-
-    def __repr__(self) -> str:
-        return f"ServerStats({self.snapshot()})"
-
-
-_WORDS = (
-    "river", "lantern", "method", "garden", "signal", "harbor", "pattern", "engine",
-    "window", "ledger", "meadow", "circuit", "compass", "marble", "thread", "orchard",
-    "beacon", "canvas", "summit", "filter", "anchor", "prism", "valley", "atlas",
-    "cipher", "quarry", "timber", "vector", "glacier", "mosaic", "saddle", "tunnel",
-)  # fmt: skip
-
-
-def default_responder(request: dict[str, Any]) -> str:
-    """A short sentence fixed by the messages, so identical prompts get identical answers
-    (cache tests) and different prompts get different ones (dedup tests). It avoids "sorry"
-    and prompt-marker words so the elimination rules pass it by default."""
-    messages = request.get("messages")
-    digest = hashlib.blake2b(
-        json.dumps(messages, sort_keys=True, ensure_ascii=False).encode(), digest_size=8
-    ).digest()
-    words = " ".join(_WORDS[b % len(_WORDS)] for b in digest)
-    return f"Fake reply {digest[:4].hex()}: {words}."
-
-
-def _count_words(text: object) -> int:
-    return len(text.split()) if isinstance(text, str) else 0
-
-
-def _prompt_tokens(messages: list[Any]) -> int:
-    total = 0
-    for message in messages:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list):  # content parts
-            total += sum(_count_words(p.get("text")) for p in content if isinstance(p, dict))
-        else:
-            total += _count_words(content)
-    return max(1, total)
-
-
-def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _error_body(message: str, type_: str, code: str | None = None) -> bytes:
-    return _json_bytes({"error": {"message": message, "type": type_, "param": None, "code": code}})
-
-
-def _check_loopback(host: str) -> None:
-    if host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise ValueError(
-            f"FakeOpenAIServer only binds to loopback (127.0.0.1, ::1, localhost), not {host!r}:"
-            " it has no authentication and exists for local tests"
-        )
-
-
-_REASONS = {s.value: s.phrase for s in HTTPStatus}
-
-# A response is (status, body, extra headers); _DROP means close the socket without one.
-_Response = tuple[int, bytes, tuple[tuple[str, str], ...]]
-_DROP = None
-
-
-def _encode(response: _Response, keep_alive: bool) -> bytes:
-    status, body, extra = response
-    head = (
-        f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"
-        "content-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n"
-        f"connection: {'keep-alive' if keep_alive else 'close'}\r\n"
-    )
-    for name, value in extra:
-        head += f"{name}: {value}\r\n"
-    return (head + "\r\n").encode("latin-1") + body
-
-
-def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
-    lines = head.decode("latin-1").split("\r\n")
-    method, target, version = lines[0].split(" ", 2)
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise ValueError(f"bad header line {line!r}")
-        headers[name.strip().lower()] = value.strip()
-    return method, target, version, headers
 
 
 class FakeOpenAIServer:
@@ -331,8 +105,9 @@ class FakeOpenAIServer:
         hang_seconds: float = 30.0,
         retry_after: str | None = "0",
         keep_requests: bool | int = True,
+        structured_output: bool = True,
     ) -> None:
-        _check_loopback(host)
+        check_loopback(host)
         if latency < 0 or jitter < 0 or hang_seconds < 0:
             raise ValueError("latency, jitter and hang_seconds must be >= 0")
         if isinstance(models, str) or not models:
@@ -345,6 +120,9 @@ class FakeOpenAIServer:
         self.port = port
         self.hang_seconds = hang_seconds
         self.retry_after = retry_after
+        # False: answer a request with `response_format` with 400, as an endpoint without
+        # structured output does.
+        self.structured_output = structured_output
         self.stats = ServerStats(keep_requests)
         self._requested_port = port
         self._forced: deque[str] = deque()
@@ -428,7 +206,7 @@ class FakeOpenAIServer:
     def force_next(self, kind: str, n: int = 1) -> None:
         """Make the next `n` chat requests fail as `kind`, ahead of any random faults.
         Calls queue up in order: force_next("429"); force_next("500") fails 429 then 500."""
-        _check_kinds([kind])
+        check_kinds([kind])
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         self._forced.extend([kind] * n)
@@ -493,33 +271,33 @@ class FakeOpenAIServer:
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except asyncio.LimitOverrunError:
-                    msg = _error_body("request head too large", "invalid_request_error")
-                    writer.write(_encode((431, msg, ()), keep_alive=False))
+                    msg = error_body("request head too large", "invalid_request_error")
+                    writer.write(encode((431, msg, ()), keep_alive=False))
                     break
                 except (asyncio.IncompleteReadError, ConnectionError):
                     break
                 try:
-                    method, target, version, headers = _parse_head(head)
+                    method, target, version, headers = parse_head(head)
                     length = int(headers.get("content-length") or 0)
                     if length < 0:
                         raise ValueError("negative content-length")
                 except ValueError as exc:
-                    msg = _error_body(f"malformed request: {exc}", "invalid_request_error")
-                    writer.write(_encode((400, msg, ()), keep_alive=False))
+                    msg = error_body(f"malformed request: {exc}", "invalid_request_error")
+                    writer.write(encode((400, msg, ()), keep_alive=False))
                     break
                 if "chunked" in headers.get("transfer-encoding", "").lower():
-                    msg = _error_body("chunked request bodies unsupported", "invalid_request_error")
-                    writer.write(_encode((411, msg, ()), keep_alive=False))
+                    msg = error_body("chunked request bodies unsupported", "invalid_request_error")
+                    writer.write(encode((411, msg, ()), keep_alive=False))
                     break
                 body = await reader.readexactly(length) if length else b""
                 conn = headers.get("connection", "").lower()
                 keep_alive = conn != "close" if version == "HTTP/1.1" else conn == "keep-alive"
                 self.stats._authorized(headers.get("authorization", ""))
                 response = await self._route(method, target.split("?", 1)[0], body)
-                if response is _DROP:
+                if response is DROP:
                     writer.transport.abort()
                     return
-                writer.write(_encode(response, keep_alive))
+                writer.write(encode(response, keep_alive))
                 await writer.drain()
                 if not keep_alive:
                     break
@@ -533,29 +311,29 @@ class FakeOpenAIServer:
         finally:
             writer.close()
 
-    async def _route(self, method: str, path: str, body: bytes) -> _Response | None:
+    async def _route(self, method: str, path: str, body: bytes) -> Response | None:
         path = path.rstrip("/")
         if path == "/v1/chat/completions":
             if method != "POST":
-                return 405, _error_body("use POST", "invalid_request_error"), ()
+                return 405, error_body("use POST", "invalid_request_error"), ()
             return await self._chat(body)
         if path in ("/v1/models", "/models"):
             if method != "GET":
-                return 405, _error_body("use GET", "invalid_request_error"), ()
+                return 405, error_body("use GET", "invalid_request_error"), ()
             data = [
                 {"id": m, "object": "model", "created": 0, "owned_by": "evolviz-fake"}
                 for m in self.models
             ]
-            return 200, _json_bytes({"object": "list", "data": data}), ()
+            return 200, json_bytes({"object": "list", "data": data}), ()
         if path == "/health":
             return 200, b'{"status":"ok"}', ()
-        return 404, _error_body(f"no route {method} {path}", "invalid_request_error"), ()
+        return 404, error_body(f"no route {method} {path}", "invalid_request_error"), ()
 
-    def _invalid(self, message: str) -> _Response:
+    def _invalid(self, message: str) -> Response:
         self.stats._bump("invalid")
-        return 400, _error_body(message, "invalid_request_error"), ()
+        return 400, error_body(message, "invalid_request_error"), ()
 
-    async def _chat(self, raw: bytes) -> _Response | None:
+    async def _chat(self, raw: bytes) -> Response | None:
         try:
             request = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -568,6 +346,8 @@ class FakeOpenAIServer:
         messages = request.get("messages")
         if not isinstance(messages, list):
             return self._invalid("'messages' must be a list")
+        if "response_format" in request and not self.structured_output:
+            return self._invalid("'response_format' is not supported by this endpoint")
 
         kind = self._pick_fault()
         self.stats._begin(request, model, kind or "ok")
@@ -583,19 +363,19 @@ class FakeOpenAIServer:
 
     async def _answer(
         self, kind: str | None, request: dict[str, Any], model: str, messages: list[Any]
-    ) -> _Response | None:
+    ) -> Response | None:
         if kind == "timeout":
             await asyncio.sleep(self.hang_seconds)
-            return _DROP
+            return DROP
         if kind == "drop":
-            return _DROP
+            return DROP
         if kind == "429":
             extra = (("retry-after", self.retry_after),) if self.retry_after is not None else ()
             message = "Rate limit reached (injected by the fake server)"
-            body = _error_body(message, "requests", "rate_limit_exceeded")
+            body = error_body(message, "requests", "rate_limit_exceeded")
             return 429, body, extra
         if kind in ("500", "503"):
-            body = _error_body(f"Injected {kind} from the fake server", "server_error")
+            body = error_body(f"Injected {kind} from the fake server", "server_error")
             return int(kind), body, ()
 
         content: str | None
@@ -607,14 +387,14 @@ class FakeOpenAIServer:
                     reply = await reply
             except Exception as exc:  # a broken responder is a test bug: make it loud
                 traceback.print_exc(file=sys.stderr)
-                body = _error_body(f"responder raised {exc!r}", "fake_server_responder_error")
+                body = error_body(f"responder raised {exc!r}", "fake_server_responder_error")
                 return 500, body, ()
             if isinstance(reply, Reply):
                 content, finish_reason = reply.content, reply.finish_reason
             else:
                 content = reply
             if kind == "length":
-                content = " ".join((content or "").split()[:_LENGTH_FAULT_WORDS])
+                content = " ".join((content or "").split()[:LENGTH_FAULT_WORDS])
                 finish_reason = "length"
         elif kind == "null_content":
             content = None
@@ -623,8 +403,8 @@ class FakeOpenAIServer:
         else:  # empty_choices, broken_json: the content is never seen
             content = "unused"
 
-        completion_tokens = max(1, _count_words(content))
-        prompt_tokens = _prompt_tokens(messages)
+        completion_tokens = max(1, count_words(content))
+        prompt_tokens = count_prompt_tokens(messages)
         choices = (
             []
             if kind == "empty_choices"
@@ -637,7 +417,7 @@ class FakeOpenAIServer:
                 }
             ]
         )
-        payload = _json_bytes(
+        payload = json_bytes(
             {
                 "id": f"chatcmpl-fake-{next(self._ids)}",
                 "object": "chat.completion",
@@ -657,62 +437,10 @@ class FakeOpenAIServer:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Serve until Ctrl-C or SIGTERM. The base URL is the first stdout line, alone, so a
-    script can read it; the human note goes to stderr."""
-    parser = argparse.ArgumentParser(
-        prog="python -m evolviz.testing.fake_server",
-        description="Scripted OpenAI-compatible server on loopback, for tests and benchmarks.",
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
-    parser.add_argument("--jitter", type=float, default=0.0, help="extra uniform(0, J) seconds")
-    parser.add_argument("--fault-rate", type=float, default=0.0, help="chance a request fails")
-    parser.add_argument(
-        "--kinds", default=",".join(ALL_FAULTS), help="comma-separated fault kinds to draw from"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fault generator")
-    parser.add_argument("--models", default="fake-model", help="comma-separated model names")
-    parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long 'timeout' hangs")
-    parser.add_argument("--retry-after", default="0", help="Retry-After value sent with 429")
-    parser.add_argument("--evol", action="store_true",
-                        help="answer as every Evol-Instruct role (evolviz.testing.evol_responder)")
-    args = parser.parse_args(argv)
+    """Serve until Ctrl-C or SIGTERM (see `evolviz.testing.serve`)."""
+    from .serve import main as serve
 
-    try:
-        kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-        responder = None
-        if args.evol:
-            from evolviz.testing.evol_responder import EvolResponder
-
-            responder = EvolResponder()
-        server = FakeOpenAIServer(
-            responder,
-            faults=Faults(rate=args.fault_rate, kinds=kinds, seed=args.seed),
-            latency=args.latency,
-            jitter=args.jitter,
-            models=[m.strip() for m in args.models.split(",") if m.strip()],
-            host=args.host,
-            port=args.port,
-            hang_seconds=args.hang_seconds,
-            retry_after=args.retry_after,
-            keep_requests=False,
-        )
-    except (ValueError, TypeError) as exc:
-        parser.error(str(exc))
-
-    done = threading.Event()
-    # Handle SIGINT explicitly: a shell starts background jobs with SIGINT ignored, and a
-    # script that backgrounds this server must still be able to stop it with Ctrl-C's signal.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: done.set())
-    with server:
-        print(server.base_url, flush=True)
-        print("fake OpenAI server running; Ctrl-C to stop", file=sys.stderr, flush=True)
-        while not done.wait(0.5):
-            pass
-    print(f"served {server.stats.snapshot()}", file=sys.stderr, flush=True)
-    return 0
+    return serve(argv)
 
 
 if __name__ == "__main__":

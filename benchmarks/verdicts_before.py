@@ -1,43 +1,16 @@
-"""The elimination rules: each a named object whose verdict says which rule and why.
+"""The verdict logic as it was before issue 11 (evolviz/rules.py at commit b5a5fcb,
+functions verbatim, plus the old difficulty parser and the old engine's order of checks),
+kept here only so `bench_verdicts.py` can score "before" beside "after" on the same corpus.
+Not used by evolviz itself."""
 
-The paper's four rules, plus one for rewrites that cannot be used at all:
-
-- ``rewrite_invalid``: the rewrite is empty, was cut off (finish_reason "length"), was
-  filtered, or is only a copy of a label.
-- ``no_information_gain`` (rule 1): an LLM judge says the evolved instruction equals its
-  parent. Needs an LLM call, so the engine runs it, not a pure function here; this module
-  only holds its parser and the cheap "identical text" short cut.
-- ``sorry_short_answer`` (rule 2): the answer says "sorry" and is short.
-- ``stopwords_only_answer`` (rule 3): the answer is only punctuation and stop words.
-- ``copied_prompt_wording`` (rule 4): the evolved instruction copies the evolving prompt's
-  markers ("#Harder Task#", "rewritten prompt", ...) or a run of its wording.
-
-Rules 2-4 and ``rewrite_invalid`` are pure functions of stored text, so a finished run can
-be re-judged with other thresholds without a single LLM call (`reapply_rules`).
-"""
+# ruff: noqa
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
-
-from .errors import ConfigError
-
-__all__ = [
-    "DEFAULT_MARKERS",
-    "RULE_IDS",
-    "RuleConfig",
-    "Verdict",
-    "check_rewrite",
-    "copied_prompt_wording",
-    "extract_instruction",
-    "identical_instructions",
-    "parse_equality",
-    "sorry_short_answer",
-    "stopwords_only_answer",
-]
 
 RULE_IDS = (
     "rewrite_invalid",
@@ -98,52 +71,6 @@ class Verdict:
     def from_dict(cls, d: dict[str, Any]) -> Verdict:
         return cls(rule=d["rule"], passed=bool(d["passed"]), reason=d["reason"],
                    detail=dict(d.get("detail") or {}))
-
-
-@dataclass(frozen=True)
-class RuleConfig:
-    """Which rules run and with what thresholds. Stored with the run so a replay matches."""
-
-    enabled: tuple[str, ...] = RULE_IDS
-    sorry_max_words: int = 80
-    copied_ngram: int = 8
-    extra_markers: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        unknown = [r for r in self.enabled if r not in RULE_IDS]
-        if unknown:
-            raise ConfigError(f"unknown rule(s) {unknown}; known rules: {list(RULE_IDS)}")
-        if self.sorry_max_words < 0:
-            raise ConfigError("sorry_max_words must be >= 0")
-        if self.copied_ngram < 3:
-            raise ConfigError("copied_ngram must be >= 3 (shorter runs match by chance)")
-
-    def is_on(self, rule: str) -> bool:
-        return rule in self.enabled
-
-    def without(self, rules: Iterable[str]) -> RuleConfig:
-        rules = list(rules)
-        unknown = [r for r in rules if r not in RULE_IDS]
-        if unknown:
-            raise ConfigError(f"unknown rule(s) {unknown}; known rules: {list(RULE_IDS)}")
-        return replace(self, enabled=tuple(r for r in self.enabled if r not in rules))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "enabled": list(self.enabled),
-            "sorry_max_words": self.sorry_max_words,
-            "copied_ngram": self.copied_ngram,
-            "extra_markers": list(self.extra_markers),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RuleConfig:
-        return cls(
-            enabled=tuple(d.get("enabled", RULE_IDS)),
-            sorry_max_words=int(d.get("sorry_max_words", 80)),
-            copied_ngram=int(d.get("copied_ngram", 8)),
-            extra_markers=tuple(d.get("extra_markers", ())),
-        )
 
 
 def words(text: str) -> list[str]:
@@ -293,3 +220,84 @@ def copied_prompt_wording(
 
 def _ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+_NUMWORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+             "eight": 8, "nine": 9, "ten": 10}
+_NUM = r"(10|[1-9](?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten)"
+_LABELLED = re.compile(r"(?:rating|difficulty|score|rate)\D{0,20}?" + _NUM + r"\b", re.I)
+_OUT_OF = re.compile(_NUM + r"\s*(?:/|out of)\s*10\b", re.I)
+_BARE = re.compile(r"(?<![\d.])" + _NUM + r"(?![\d.]*\d)\b", re.I)
+
+
+def parse_difficulty(raw: str | None) -> float | None:
+    if not raw:
+        return None
+    for pattern in (_LABELLED, _OUT_OF, _BARE):
+        for match in pattern.finditer(raw):
+            token = match.group(1).lower()
+            value = float(_NUMWORDS[token]) if token in _NUMWORDS else float(token)
+            if 1.0 <= value <= 10.0:
+                return value
+    return None
+
+
+@dataclass
+class Old:
+    """What the old pipeline made of one candidate."""
+
+    status: str = "accepted"
+    rejected_by: str | None = None
+    rejection: Any = None
+    instruction: str | None = None
+    difficulty: float | None = None
+
+
+def judge_before(replies: dict[str, Any], parent: str, operator: Any,
+                 all_markers: Sequence[str]) -> Old:
+    """The old engine's `_evolve`, over scripted replies instead of calls."""
+    def content(name: str) -> tuple[str | None, str]:
+        r = replies.get(name)
+        if isinstance(r, str):
+            return r, "stop"
+        return r.content, r.finish_reason
+
+    out = Old()
+
+    def reject(v: Verdict) -> Old:
+        out.status, out.rejected_by, out.rejection = "rejected", v.rule, v
+        return out
+
+    raw, finish = content("rewrite")
+    if raw is None and finish == "stop":
+        out.status = "failed"
+        return out
+    v = check_rewrite(raw, finish, parent)
+    if not v.passed:
+        return reject(v)
+    out.instruction = extract_instruction(raw or "")
+    markers = list(operator.markers) + [m for m in all_markers if m not in operator.markers]
+    v = copied_prompt_wording(out.instruction, markers=markers, prompt_prose=operator.prose(),
+                              parent=parent, ngram=8)
+    if not v.passed:
+        return reject(v)
+    eq, finish = content("equality")
+    if eq is None and finish == "stop":
+        out.status = "failed"
+        return out
+    v = parse_equality(eq)
+    if not v.passed:
+        return reject(v)
+    answer, finish = content("answer")
+    if answer is None and finish == "stop":
+        out.status = "failed"
+        return out
+    if finish == "content_filter":
+        return reject(Verdict("rewrite_invalid", False, "filtered answer",
+                              {"cause": "answer_filtered"}))
+    for v in (sorry_short_answer(answer or ""), stopwords_only_answer(answer or "")):
+        if not v.passed:
+            return reject(v)
+    rated, _ = content("difficulty")
+    out.difficulty = parse_difficulty(rated)
+    return out

@@ -1,0 +1,58 @@
+"""The elimination rules, as a staged pipeline whose every verdict names its rule and
+carries its evidence.
+
+Stages, in the order the engine runs them (cheapest first, so a lost candidate costs no
+further calls):
+
+- rewrite (`extract`): take the instruction out of the evolver's reply and reject one that
+  cannot be used (``rewrite_invalid``: empty, cut off, filtered, a refusal, only stop words,
+  a judge verdict or a marker alone, ...; ``no_information_gain`` when it repeats its parent).
+- instruction (`wording`): rule 4, ``copied_prompt_wording``.
+- judge (`judge`): rule 1, ``no_information_gain``, from an LLM judge asked for JSON;
+  ``judge_unclear`` (off by default) rejects when the judge stays unreadable.
+- answer (`answer`): rules 2 and 3 (``sorry_short_answer``, ``stopwords_only_answer``) and,
+  beyond the paper, ``answer_refusal``, ``answer_truncated``, ``answer_filtered``.
+
+`RuleConfig.paper()` runs the paper's rules only. The dataset stage (``duplicate``,
+``contaminated``) is named in `RuleId` and lives elsewhere.
+"""
+
+from __future__ import annotations
+
+from .answer import answer_refusal, sorry_short_answer, stopwords_only_answer
+from .extract import check_rewrite, extract, extract_instruction, identical_instructions
+from .ids import BEYOND_PAPER, DEFAULT_ENABLED, PAPER_RULES, RULE_IDS, RuleId, Stage
+from .judge import (
+    DIFFICULTY_FORMAT,
+    EQUALITY_FORMAT,
+    equality_verdict,
+    parse_difficulty,
+    parse_equality,
+    read_equality,
+)
+from .stages import (
+    DIFFICULTY_REASK,
+    EQUALITY_REASK,
+    Judged,
+    OperatorView,
+    answer_stage,
+    instruction_stage,
+    judge_stage,
+    rejudge,
+    rewrite_stage,
+    unusable,
+)
+from .text import STOP_WORDS, content_words, word_count, words
+from .verdict import RuleConfig, Verdict
+from .wording import DEFAULT_MARKERS, copied_prompt_wording
+
+__all__ = [
+    "BEYOND_PAPER", "DEFAULT_ENABLED", "DEFAULT_MARKERS", "DIFFICULTY_FORMAT",
+    "DIFFICULTY_REASK", "EQUALITY_FORMAT", "EQUALITY_REASK", "PAPER_RULES", "RULE_IDS",
+    "STOP_WORDS", "Judged", "OperatorView", "RuleConfig", "RuleId", "Stage", "Verdict",
+    "answer_refusal", "answer_stage", "check_rewrite", "content_words",
+    "copied_prompt_wording", "equality_verdict", "extract", "extract_instruction",
+    "identical_instructions", "instruction_stage", "judge_stage", "parse_difficulty",
+    "parse_equality", "read_equality", "rejudge", "rewrite_stage", "sorry_short_answer",
+    "stopwords_only_answer", "unusable", "word_count", "words",
+]

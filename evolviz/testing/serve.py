@@ -1,0 +1,74 @@
+"""`python -m evolviz.testing.fake_server`: the scripted server as a process, for
+benchmarks and manual poking."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from .fake_server import FakeOpenAIServer
+from .faults import ALL_FAULTS, Faults
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until Ctrl-C or SIGTERM. The base URL is the first stdout line, alone, so a
+    script can read it; the human note goes to stderr."""
+    parser = argparse.ArgumentParser(
+        prog="python -m evolviz.testing.fake_server",
+        description="Scripted OpenAI-compatible server on loopback, for tests and benchmarks.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    parser.add_argument("--jitter", type=float, default=0.0, help="extra uniform(0, J) seconds")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="chance a request fails")
+    parser.add_argument(
+        "--kinds", default=",".join(ALL_FAULTS), help="comma-separated fault kinds to draw from"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault generator")
+    parser.add_argument("--models", default="fake-model", help="comma-separated model names")
+    parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long 'timeout' hangs")
+    parser.add_argument("--retry-after", default="0", help="Retry-After value sent with 429")
+    parser.add_argument("--evol", action="store_true",
+                        help="answer as every Evol-Instruct role (evolviz.testing.evol_responder)")
+    args = parser.parse_args(argv)
+
+    try:
+        kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+        responder = None
+        if args.evol:
+            from evolviz.testing.evol_responder import EvolResponder
+
+            responder = EvolResponder()
+        server = FakeOpenAIServer(
+            responder,
+            faults=Faults(rate=args.fault_rate, kinds=kinds, seed=args.seed),
+            latency=args.latency,
+            jitter=args.jitter,
+            models=[m.strip() for m in args.models.split(",") if m.strip()],
+            host=args.host,
+            port=args.port,
+            hang_seconds=args.hang_seconds,
+            retry_after=args.retry_after,
+            keep_requests=False,
+        )
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc))
+
+    done = threading.Event()
+    # Handle SIGINT explicitly: a shell starts background jobs with SIGINT ignored, and a
+    # script that backgrounds this server must still be able to stop it with Ctrl-C's signal.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
+    with server:
+        print(server.base_url, flush=True)
+        print("fake OpenAI server running; Ctrl-C to stop", file=sys.stderr, flush=True)
+        while not done.wait(0.5):
+            pass
+    print(f"served {server.stats.snapshot()}", file=sys.stderr, flush=True)
+    return 0
