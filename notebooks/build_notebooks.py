@@ -110,7 +110,7 @@ teaching = nb([
              "for c in ex.store.candidates(generation=1):\n"
              "    verdict = c.rejection.reason if c.rejection else (c.error_class or 'kept')\n"
              "    print(f'{c.operator:20} {c.status:9} {inert(verdict)}')"),
-    ("code", "from evolviz.browse import what_if\n"
+    ("code", "from evolviz.whatif import what_if\n"
              "from evolviz.config import RunConfig\n\n"
              "paper_only = RunConfig(rules=RuleConfig.paper())\n"
              "for g in what_if(ex.store, paper_only, ex.templates).per_generation:\n"
