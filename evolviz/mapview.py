@@ -100,7 +100,7 @@ class MapView:
         self._frame: pd.DataFrame | None = None
         self._base: dict[str, Any] = {}
         self.visible_up_to: int | None = None
-        self.box = ipw.Box([ipw.HTML("<i>map loading…</i>")],
+        self.box = ipw.VBox([ipw.HTML("<i>map loading…</i>")],
                            layout={"width": "100%", "min_height": f"{height}px"})
         self.charts: dict[str, go.FigureWidget] = {
             "acceptance": _chart("acceptance by operator", "accepted share"),
@@ -310,7 +310,7 @@ class MapView:
             acc.data = ()
             for op, s in data["acceptance"].items():
                 acc.add_trace(go.Scatter(x=s["x"], y=s["y"], name=op, mode="lines+markers"))
-            acc.update_yaxes(range=[0, 1.05])
+            acc.update_layout(yaxis={"range": [0, 1.05]})
         with rej.batch_update():
             rej.data = ()
             for rule, s in data["rejections"].items():
@@ -332,6 +332,8 @@ class MapView:
                                              y=[_finite(r[key]) for r in rows], name=label,
                                              mode="lines+markers"))
             if rows and "vendi_score" in rows[0]:
+                div.update_layout(yaxis2={"title": {"text": "Vendi score"}, "overlaying": "y",
+                                          "side": "right", "showgrid": False})
                 div.add_trace(go.Scatter(x=[r["generation"] for r in rows],
                                          y=[_finite(r["vendi_score"]) for r in rows],
                                          name="Vendi score (right axis)", yaxis="y2",
@@ -348,8 +350,6 @@ def _chart(title: str, y_title: str) -> go.FigureWidget:
         margin={"l": 55, "r": 50, "t": 40, "b": 40},
         xaxis={"title": {"text": "generation"}, "dtick": 1},
         yaxis={"title": {"text": y_title}},
-        yaxis2={"title": {"text": "Vendi score"}, "overlaying": "y", "side": "right",
-                "showgrid": False},
         legend={"font": {"size": 10}, "orientation": "h", "y": -0.25},
         hovermode="closest"))
 

@@ -5,7 +5,7 @@
 import { el, clear } from "./dom.js";
 
 export const ROW_HEIGHT = 76;
-const OVERSCAN = 8;
+const OVERSCAN = 10;  // rows drawn beyond the viewport: 16 rows stay in the DOM at the default height
 
 export function createList(model, onSelect) {
   const spacer = el("div", { class: "evz-spacer" });
