@@ -43,7 +43,8 @@ class MapController:
         self.pending: list[Candidate] = []
         self.ready = False
         self.slider = ipw.IntSlider(description="show up to gen", min=0, max=1, value=1,
-                                    continuous_update=False, layout={"width": "420px"})
+                                    continuous_update=False, layout={"width": "420px"},
+                                    style={"description_width": "initial"})
         self.slider.observe(lambda ch: self.view.show_up_to(ch["new"]), "value")
         self.colour = ipw.Dropdown(description="colour by", options=list(COLOUR_BY),
                                    value=self.view.colour_by, layout={"width": "220px"})
@@ -52,8 +53,8 @@ class MapController:
 
     def widgets(self) -> list[ipw.Widget]:
         charts = list(self.view.charts.values())
-        return [ipw.HBox([self.colour, self.slider, self.note]), self.view.box,
-                ipw.GridBox(charts, layout={"grid_template_columns": "repeat(2, 1fr)",
+        return [ipw.HBox([self.colour, self.slider]), self.note, self.view.box,
+                ipw.GridBox(charts, layout={"grid_template_columns": "repeat(2, minmax(0, 1fr))",
                                             "width": "100%"})]
 
     def add(self, cand: Candidate) -> None:
