@@ -158,46 +158,70 @@ class MapView:
             self.redraw()
 
     def frame(self) -> pd.DataFrame:
-        """Every point as one row: what the map draws, and what tooltips and filters read."""
+        """Every point as one row: what the map draws, and what tooltips and filters read.
+
+        Built from numpy arrays and category codes, with ids and texts as object columns
+        (pandas would otherwise convert 250K strings per column on every redraw)."""
         gens = sorted(self.layers)
-        parts = [self._base] if self._base else []
+        base = self._base
+        n_base = len(base["id"]) if base else 0
+        ref_names = [n for n in dict.fromkeys(base["source"][:n_base]) if n != "seeds"] \
+            if base else []
+        source_cats = [*ref_names, "seeds", "evolved"]
+        source_code = {name: i for i, name in enumerate(source_cats)}
+        ops = sorted({o for g in gens for o in self.layers[g].operators} - {"reference", "seed"})
+        op_cats = ["reference", "seed", *ops]
+        op_code = {name: i for i, name in enumerate(op_cats)}
+        gen_labels = ["reference", "seeds", *[f"gen {g}" for g in gens if g > 0]]
+        gen_code = {g: i + 2 for i, g in enumerate(g for g in gens if g > 0)}
+        cols: dict[str, list[np.ndarray]] = {c: [] for c in (
+            "x", "y", "gen", "cluster", "kind", "source", "operator", "generation", "id",
+            "text")}
+        if base:
+            kind = np.where(np.asarray(base["kind"]) == "reference", 0, 1)
+            for c in ("x", "y", "gen", "cluster"):
+                cols[c].append(np.asarray(base[c]))
+            cols["kind"].append(kind)
+            cols["source"].append(np.fromiter((source_code[v] for v in base["source"]),
+                                              np.int64, n_base))
+            cols["operator"].append(kind)
+            cols["generation"].append(kind)
+            cols["id"].append(np.asarray(base["id"], dtype=object))
+            cols["text"].append(np.asarray(base["text"], dtype=object))
         for g in gens:
             layer = self.layers[g]
             coords, clusters, _ = layer.arrays()
             n = len(layer.ids)
-            parts.append({"x": coords[:, 0], "y": coords[:, 1], "kind": ["evolved"] * n,
-                          "source": ["evolved"] * n, "gen": np.full(n, g, np.int32),
-                          "cluster": clusters, "id": layer.ids, "text": layer.texts,
-                          "operator": layer.operators})
-        cols = ("x", "y", "kind", "source", "gen", "cluster", "id", "text")
-        data = {c: np.concatenate([np.asarray(p[c]) for p in parts]) if parts else []
-                for c in cols}
-        n_base = len(self._base.get("id", []))
-        ops = [*(["reference" if k == "reference" else "seed" for k in self._base["kind"]]
-                 if self._base else []),
-               *[o for g in gens for o in self.layers[g].operators]]
-        df = pd.DataFrame(data)
-        df["x"] = df["x"].astype(np.float32)
-        df["y"] = df["y"].astype(np.float32)
-        ref_names = list(dict.fromkeys(self._base.get("source", [])[:n_base]))
-        ref_names = [n for n in ref_names if n != "seeds"]
-        df["source"] = pd.Categorical(df["source"], categories=[*ref_names, "seeds", "evolved"])
-        df["kind"] = pd.Categorical(df["kind"], categories=["reference", "seed", "evolved"])
-        gen_labels = ["reference", "seeds", *[f"gen {g}" for g in gens if g > 0]]
-        gen = df["gen"].to_numpy()
-        code_of = {g: i + 2 for i, g in enumerate(g for g in gens if g > 0)}
-        codes = np.where(gen < 0, 0, 1)
-        for g, c in code_of.items():
-            codes[gen == g] = c
-        df["generation"] = pd.Categorical.from_codes(codes, categories=gen_labels)
+            cols["x"].append(coords[:, 0])
+            cols["y"].append(coords[:, 1])
+            cols["gen"].append(np.full(n, g, np.int32))
+            cols["cluster"].append(clusters)
+            cols["kind"].append(np.full(n, 2))
+            cols["source"].append(np.full(n, source_code["evolved"]))
+            cols["operator"].append(np.fromiter((op_code[o] for o in layer.operators),
+                                                np.int64, n))
+            cols["generation"].append(np.full(n, gen_code.get(g, 1)))
+            cols["id"].append(np.asarray(layer.ids, dtype=object))
+            cols["text"].append(np.asarray(layer.texts, dtype=object))
+        arr = {c: np.concatenate(v) if v else np.zeros(0) for c, v in cols.items()}
         k = self.refmap.k if self.refmap is not None else 1
         names = list(getattr(self.refmap, "cluster_labels", []) or [])
         cl = [f"{c}: {names[c]}" if c < len(names) else str(c) for c in range(k)]
-        df["cluster"] = pd.Categorical.from_codes(
-            np.clip(df["cluster"].to_numpy().astype(np.int64), 0, k - 1), categories=cl)
-        df["operator"] = pd.Categorical(ops, categories=list(dict.fromkeys(
-            ["reference", "seed", *sorted(set(ops) - {"reference", "seed"})])))
-        return df
+
+        def cat(codes: np.ndarray, cats: list[str]) -> pd.Categorical:
+            return pd.Categorical.from_codes(codes.astype(np.int64), categories=cats)
+
+        return pd.DataFrame({
+            "x": arr["x"].astype(np.float32), "y": arr["y"].astype(np.float32),
+            "kind": cat(arr["kind"], ["reference", "seed", "evolved"]),
+            "source": cat(arr["source"], source_cats),
+            "gen": arr["gen"].astype(np.int32),
+            "generation": cat(arr["generation"], gen_labels),
+            "cluster": cat(np.clip(arr["cluster"].astype(np.int64), 0, k - 1), cl),
+            "operator": cat(arr["operator"], op_cats),
+            "id": pd.Series(arr["id"].astype(object), dtype=object),
+            "text": pd.Series(arr["text"].astype(object), dtype=object),
+        })
 
     def _colour_map(self, df: pd.DataFrame, by: str) -> list[str]:
         cats = list(df[by].cat.categories)
@@ -265,9 +289,10 @@ class MapView:
         df = self._frame
         want = set(ids)
         idx = [] if df is None else np.flatnonzero(df["id"].isin(want).to_numpy())
-        if self.scatter is not None:
+        if self.scatter is not None:  # the widget's selection trait calls `_selected`
             self.scatter.selection(list(map(int, idx)))
-        self._selected({"new": np.asarray(idx, dtype=np.int64)})
+        else:
+            self._selected({"new": np.asarray(idx, dtype=np.int64)})
 
     def show_up_to(self, generation: int | None) -> None:
         """Replay: show the population up to a generation (None: all)."""
