@@ -205,3 +205,23 @@ async def test_a_map_selection_filters_the_list_by_id(server, tmp_path):
     assert ex.widget.page["total"] == 8 and "ids" not in ex.widget.query
     with pytest.raises(ValueError, match="'ids' must be a list"):
         Query.from_dict({"ids": "cand-1"})
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REFDATA.exists(), reason="shared reference data not found")
+async def test_a_stored_run_is_placed_whole_in_batches_with_progress(server, tmp_path):
+    ex = explorer(server, tmp_path)
+    await press(ex, "step")
+    await press(ex, "step")
+    accepted = sum(c.status == "accepted" for c in ex.store.candidates())
+    ex.close()
+    again = Explorer.open(tmp_path / "run.db", references=REFDATA, reference_sample=100,
+                          base_url=server.base_url, model="fake-model")
+    again.maps.batch = 3  # before the load task first runs: every 3 points, a batch
+    notes: list[str] = []
+    again.maps.note.observe(lambda ch: notes.append(ch["new"]), "value")
+    await again.wait_for_map()
+    assert again.maps.view.point_counts()["gen"] == accepted  # every accepted, no sample
+    progress = [n for n in notes if n.startswith("placing the run's points")]
+    assert progress and progress[-1].endswith(f"{accepted}/{accepted}"), notes
+    assert again.maps.view.scatter.widget.points.shape[0] == 200 + 8 + accepted
