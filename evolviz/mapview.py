@@ -7,7 +7,7 @@ map it replaced: docs/benchmarks_panel.md). Its state lives in widget traits, so
 reloaded page draws it again. Tooltips carry plain text: jupyter-scatter puts a preview
 in with `textContent`, so LLM text is shown, never parsed.
 
-The charts stay plotly FigureWidgets, one per question. Plotly keeps the state a new view
+The charts stay plotly FigureWidgets, one per question, each with one y axis. Plotly keeps the state a new view
 is built from (`_widget_data`/`_widget_layout`) as it was when first displayed and sends
 later changes as one-shot deltas, so after each update the current figure is copied into
 that state: otherwise a reloaded page shows the charts as they were before the first Step.
@@ -40,6 +40,7 @@ _OTHER_REF = "#9ccc9c"
 #: What the map can be coloured by (a column of `MapView.frame()`).
 COLOUR_BY = ("source", "generation", "cluster", "operator")
 TOOLTIP_CHARS = 300
+CHART_WIDTH = 460  # px: two charts side by side in the panel's default width, else wrapped
 
 
 def tooltip_text(text: str, limit: int = TOOLTIP_CHARS) -> str:
@@ -357,12 +358,14 @@ class MapView:
                                              y=[_finite(r[key]) for r in rows], name=label,
                                              mode="lines+markers"))
             if rows and "vendi_score" in rows[0]:
-                div.update_layout(yaxis2={"title": {"text": "Vendi score"}, "overlaying": "y",
-                                          "side": "right", "showgrid": False})
-                div.add_trace(go.Scatter(x=[r["generation"] for r in rows],
-                                         y=[_finite(r["vendi_score"]) for r in rows],
-                                         name="Vendi score (right axis)", yaxis="y2",
-                                         mode="lines+markers", line={"dash": "dot"}))
+                # Vendi score / n: the share of the generation's points that are
+                # effectively distinct, on the same 0-1 axis as the others (plotly's JS
+                # refuses a second y axis added to a live FigureWidget).
+                div.add_trace(go.Scatter(
+                    x=[r["generation"] for r in rows],
+                    y=[_share(r["vendi_score"], len(self.layers[r["generation"]].ids))
+                       for r in rows],
+                    name="Vendi score / n", mode="lines+markers", line={"dash": "dot"}))
         for fig in self.charts.values():
             keep_for_reload(fig)
         return {"charts": data, "diversity": rows}
@@ -371,7 +374,8 @@ class MapView:
 def _chart(title: str, y_title: str) -> go.FigureWidget:
     """One question per chart, with its own legend below it and both axes named."""
     return go.FigureWidget(layout=go.Layout(
-        title={"text": title, "font": {"size": 13}}, template="plotly_white", height=300,
+        title={"text": title, "font": {"size": 13}}, template="plotly_white", height=320,
+        width=CHART_WIDTH,
         margin={"l": 55, "r": 50, "t": 40, "b": 40},
         xaxis={"title": {"text": "generation"}, "dtick": 1},
         yaxis={"title": {"text": y_title}},
@@ -392,6 +396,11 @@ def _hex(colour: str) -> str:
         return colour
     r, g, b = (int(float(v)) for v in colour[colour.index("(") + 1:-1].split(",")[:3])
     return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _share(value: Any, n: int) -> float | None:
+    v = _finite(value)
+    return None if v is None or n <= 0 else v / n
 
 
 def _finite(value: Any) -> float | None:

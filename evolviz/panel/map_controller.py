@@ -52,10 +52,10 @@ class MapController:
         self.note = ipw.Label(value="")
 
     def widgets(self) -> list[ipw.Widget]:
+        # Charts of a fixed width that wrap: a FigureWidget does not shrink to a grid cell.
         charts = list(self.view.charts.values())
         return [ipw.HBox([self.colour, self.slider]), self.note, self.view.box,
-                ipw.GridBox(charts, layout={"grid_template_columns": "repeat(2, minmax(0, 1fr))",
-                                            "width": "100%"})]
+                ipw.HBox(charts, layout={"flex_flow": "row wrap", "width": "100%"})]
 
     def add(self, cand: Candidate) -> None:
         if cand.status == "accepted":
