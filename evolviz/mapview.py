@@ -19,6 +19,7 @@ arrays; only the widget update runs on the kernel's event loop.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -101,6 +102,7 @@ class MapView:
         self._frame: pd.DataFrame | None = None
         self._base: dict[str, Any] = {}
         self.visible_up_to: int | None = None
+        self.last_redraw = 0.0  # time.monotonic() of the last send of the points
         self.box = ipw.VBox([ipw.HTML("<i>map loading…</i>")],
                            layout={"width": "100%", "min_height": f"{height}px"})
         self.charts: dict[str, go.FigureWidget] = {
@@ -245,6 +247,7 @@ class MapView:
         self._frame = df
         if not len(df):
             return
+        self.last_redraw = time.monotonic()
         colours = self._colour_map(df, self.colour_by)
         if self.scatter is None:
             self.scatter = jscatter.Scatter(
@@ -260,6 +263,14 @@ class MapView:
             self.scatter.data(df)
             self.scatter.color(by=self.colour_by, map=colours)
         self.show_up_to(self.visible_up_to)
+
+    def redraw_gap(self) -> float:
+        """Seconds to leave between two sends of the points. regl-scatterplot builds its
+        spatial index in a worker, and a second set of points sent while the first is
+        indexed can be overtaken by it (seen in chromium: a map left one update behind),
+        so the panel spaces its redraws by about the time an index takes."""
+        n = 0 if self._frame is None else len(self._frame)
+        return max(1.0, n / 200_000)
 
     def colour(self, by: str) -> None:
         """Colour the map by one of `COLOUR_BY`."""

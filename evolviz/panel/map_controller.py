@@ -117,13 +117,16 @@ class MapController:
                     [c.instruction or "" for c in part])
                 done += len(part)
                 now = time.monotonic()
-                draw = now - last >= REDRAW_EVERY
+                draw = now - last >= max(REDRAW_EVERY, self.view.redraw_gap())
                 self.view.add(placed, draw=draw, operators=[c.operator for c in part])
                 if draw:
                     last = now
                 if progress:
                     self.note.value = f"placing the run's points on the map: {done}/{total}"
         if total:
+            wait = self.view.redraw_gap() - (time.monotonic() - self.view.last_redraw)
+            if wait > 0:
+                await asyncio.sleep(wait)
             self.view.redraw()
         store = self.session.store
         top = max([*self.view.layers, *(store.finished_generations() or [0])])
