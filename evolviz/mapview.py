@@ -1,40 +1,54 @@
 """The panel's live plots: the population on the reference map, and per-generation charts.
 
-Plotly FigureWidgets (WebGL traces). The slow parts (embedding, t-SNE placement) run in a
-worker thread and hand back plain arrays; only the figure update runs on the kernel's
-event loop, throttled by the panel, so the page stays responsive while a run streams in.
-Each trace is capped (`max_points`) by an even sample: a 250K-candidate run draws a
-faithful picture of its spread without sending 250K points to the browser.
+The map is one jupyter-scatter plot (an anywidget over regl-scatterplot): every point of a
+run, references and seeds included, goes to the browser as one binary buffer, so a
+250K-candidate run is drawn whole instead of a 20K sample (measured against the plotly
+map it replaced: docs/benchmarks_panel.md). Its state lives in widget traits, so a
+reloaded page draws it again. Tooltips carry plain text: jupyter-scatter puts a preview
+in with `textContent`, so LLM text is shown, never parsed.
+
+The charts stay plotly FigureWidgets, one per question, each with one y axis. Plotly keeps the state a new view
+is built from (`_widget_data`/`_widget_layout`) as it was when first displayed and sends
+later changes as one-shot deltas, so after each update the current figure is copied into
+that state: otherwise a reloaded page shows the charts as they were before the first Step.
+
+The slow parts (embedding, t-SNE placement) run in a worker thread and hand back plain
+arrays; only the widget update runs on the kernel's event loop.
 """
 
 from __future__ import annotations
 
-import html
 import math
-import textwrap
+import time
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import plotly.colors as pc
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from . import diversity
 from .store import RunStore, RunView
 
-__all__ = ["MapView", "Placed", "generation_charts_data"]
+__all__ = ["COLOUR_BY", "MapView", "Placed", "generation_charts_data", "tooltip_text"]
 
 _REF_COLOURS = {"alpaca": "#7aa6d6", "sharegpt": "#f2a65a"}
+_SEED_COLOUR = "#222222"
+_OTHER_REF = "#9ccc9c"
+#: What the map can be coloured by (a column of `MapView.frame()`).
+COLOUR_BY = ("source", "generation", "cluster", "operator")
+TOOLTIP_CHARS = 300
+CHART_WIDTH = 460  # px: two charts side by side in the panel's default width, else wrapped
 
 
-def hover_text(text: str, width: int = 70, limit: int = 300) -> str:
-    """Escaped, cut and wrapped: LLM text is untrusted and plotly hover renders some HTML."""
+def tooltip_text(text: str, limit: int = TOOLTIP_CHARS) -> str:
+    """One line, cut: the tooltip shows it as text (textContent), so nothing is escaped
+    here; escaping would show `&lt;` to the reader instead of `<`."""
     text = " ".join(str(text or "").split())
-    if len(text) > limit:
-        text = text[:limit] + "…"
-    return "<br>".join(html.escape(line) for line in textwrap.wrap(text, width) or [""])
+    return text[:limit] + "…" if len(text) > limit else text
 
 
 @dataclass
@@ -53,7 +67,7 @@ class Placed:
 class _Layer:
     ids: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
-    hovers: list[str] = field(default_factory=list)  # built once per point, not per redraw
+    operators: list[str] = field(default_factory=list)
     coords: list[np.ndarray] = field(default_factory=list)
     clusters: list[np.ndarray] = field(default_factory=list)
     embeddings: list[np.ndarray] = field(default_factory=list)
@@ -66,174 +80,249 @@ class _Layer:
                 np.concatenate(self.embeddings))
 
 
-def _count_label(name: str, total: int, drawn: int) -> str:
-    """Legend text with the real count, and how many are drawn when sampled."""
-    return f"{name} ({total})" if drawn == total else f"{name} ({total}, {drawn} drawn)"
-
-
-def _sample(n: int, cap: int) -> np.ndarray:
-    return np.arange(n) if n <= cap else np.linspace(0, n - 1, cap).astype(np.int64)
-
-
 class MapView:
-    """Owns the figures; `refmap` is an `evolviz.maps.ReferenceMap` (or None: no map)."""
+    """Owns the map and the charts; `refmap` is an `evolviz.maps.ReferenceMap`.
 
-    def __init__(self, *, max_points: int = 20000, on_select: Callable[[str], None] | None = None):
+    `scatter` is None until `set_map` (jupyter-scatter cannot draw zero points); `box`
+    is the container the panel shows, holding a note until then."""
+
+    def __init__(self, *, on_select: Callable[[str], None] | None = None,
+                 on_lasso: Callable[[list[str] | None], None] | None = None,
+                 height: int = 520):
+        import ipywidgets as ipw
+
         self.refmap: Any = None
-        self.max_points = max_points
         self.on_select = on_select
+        self.on_lasso = on_lasso
+        self.height = height
         self.layers: dict[int, _Layer] = {}
         self.note = "The map is loading (embedding the references the first time takes a while)."
-        self.source_fig = go.FigureWidget(layout=self._layout("population on the reference map "
-                                                              "(t-SNE, coloured by source)"))
-        self.cluster_fig = go.FigureWidget(layout=self._layout("k-means topics"))
-        self.charts = go.FigureWidget(make_subplots(
-            rows=2, cols=2, subplot_titles=("acceptance by operator", "rejections by rule",
-                                            "diversity of the accepted", "mean difficulty"),
-            vertical_spacing=0.16))
-        self.charts.update_layout(height=520, template="plotly_white", margin={"t": 40, "b": 30},
-                                  legend={"font": {"size": 10}})
+        self.colour_by = "source"
+        self.scatter: Any = None
+        self._frame: pd.DataFrame | None = None
+        self._base: dict[str, Any] = {}
         self.visible_up_to: int | None = None
-
-    @staticmethod
-    def _layout(title: str) -> go.Layout:
-        axis = {"showticklabels": False, "showgrid": False, "zeroline": False}
-        return go.Layout(title={"text": title, "font": {"size": 13}}, template="plotly_white",
-                         height=460, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                         xaxis=axis, yaxis=axis, legend={"font": {"size": 10}},
-                         hovermode="closest")
+        self.last_redraw = 0.0  # time.monotonic() of the last send of the points
+        self.box = ipw.VBox([ipw.HTML("<i>map loading…</i>")],
+                           layout={"width": "100%", "min_height": f"{height}px"})
+        self.charts: dict[str, go.FigureWidget] = {
+            "acceptance": _chart("acceptance by operator", "accepted share"),
+            "rejections": _chart("rejections by rule", "rejected candidates"),
+            "difficulty": _chart("mean difficulty by generation (0 = seeds)", "mean difficulty"),
+            "diversity": _chart("diversity of the accepted by generation", "metric (0-1)"),
+        }
 
     # -- base ----------------------------------------------------------------------------
 
     def set_map(self, refmap: Any, seed_texts: Sequence[str], seed_ids: Sequence[str]) -> None:
-        """Draw references and seeds (once the map is fitted)."""
+        """Remember references and seeds (once the map is fitted) and draw them."""
         self.refmap = refmap
         coords, clusters = refmap.place(list(seed_texts)) if seed_texts else (
             np.zeros((0, 2), np.float32), np.zeros(0, np.int32))
         labels = np.asarray(refmap.reference_labels).astype(str)
-        with self.source_fig.batch_update(), self.cluster_fig.batch_update():
-            self.source_fig.data = ()
-            self.cluster_fig.data = ()
-            for name in dict.fromkeys(labels):
-                idx = np.flatnonzero(labels == name)
-                total = len(idx)
-                idx = idx[_sample(total, self.max_points)]
-                self.source_fig.add_trace(go.Scattergl(
-                    x=refmap.reference_coords[idx, 0], y=refmap.reference_coords[idx, 1],
-                    mode="markers", name=_count_label(name, total, len(idx)),
-                    hoverinfo="text",
-                    hovertext=[hover_text(refmap.reference_texts[i]) for i in idx],
-                    marker={"size": 4, "opacity": 0.4,
-                            "color": _REF_COLOURS.get(name, "#9ccc9c")},
-                    meta={"kind": "reference", "source": name}))
-            self.source_fig.add_trace(go.Scattergl(
-                x=coords[:, 0], y=coords[:, 1], mode="markers", name=f"seeds ({len(coords)})",
-                hovertext=[hover_text(t) for t in seed_texts], hoverinfo="text",
-                customdata=list(seed_ids), marker={"size": 7, "color": "#222"},
-                meta={"kind": "seeds"}))
-            all_c = np.concatenate([refmap.reference_clusters, clusters])
-            all_xy = np.concatenate([refmap.reference_coords, coords])
-            idx = _sample(len(all_c), self.max_points)
-            self.cluster_fig.add_trace(go.Scattergl(
-                x=all_xy[idx, 0], y=all_xy[idx, 1], mode="markers", name="references + seeds",
-                hovertext=[f"cluster {c}: {html.escape(refmap.cluster_labels[c])}"
-                           for c in all_c[idx]], hoverinfo="text",
-                marker={"size": 4, "color": all_c[idx], "colorscale": "Turbo", "opacity": 0.5,
-                        "cmin": 0, "cmax": max(1, refmap.k - 1)}, meta={"kind": "base"}))
-        self.note = (f"Map: {len(labels)} reference points, k={refmap.k} clusters. New points "
-                     f"are placed into the fixed reference map; relations among new points "
-                     f"are not shown until a refit.")
+        n_ref = len(labels)
+        self._base = {
+            "x": np.concatenate([refmap.reference_coords[:, 0], coords[:, 0]]),
+            "y": np.concatenate([refmap.reference_coords[:, 1], coords[:, 1]]),
+            "kind": ["reference"] * n_ref + ["seed"] * len(coords),
+            "source": [*labels.tolist(), *(["seeds"] * len(coords))],
+            "gen": np.concatenate([np.full(n_ref, -1), np.zeros(len(coords))]).astype(np.int32),
+            "cluster": np.concatenate([np.asarray(refmap.reference_clusters), clusters]),
+            "id": [*([""] * n_ref), *seed_ids],
+            "text": [tooltip_text(t) for t in [*refmap.reference_texts, *seed_texts]],
+        }
+        self.note = (f"Map: {n_ref} reference points, k={refmap.k} clusters. New points are "
+                     f"placed into the fixed reference map; relations among new points are "
+                     f"not shown until a refit.")
+        self.redraw()
 
     # -- live points -----------------------------------------------------------------
 
     def place(self, generation: int, ids: Sequence[str], texts: Sequence[str]) -> Placed:
         """Embed and place new texts; blocking, so call it from a worker thread."""
-        coords, clusters = self.refmap.place(list(texts))
         emb = self.refmap.embed(list(texts))
+        coords, clusters = self.refmap.place(emb)
         return Placed(generation, list(ids), list(texts), coords, clusters, emb)
 
-    def add(self, placed: Placed) -> None:
+    def add(self, placed: Placed, *, draw: bool = True,
+            operators: Sequence[str] | None = None) -> None:
+        """Keep new points; `draw=False` when more batches follow (drawn once at the end)."""
         layer = self.layers.setdefault(placed.generation, _Layer())
         seen = set(layer.ids)
         keep = [i for i, cid in enumerate(placed.ids) if cid not in seen]
-        if len(keep) < len(placed.ids):  # drawn already (a map load raced a running step)
-            placed = Placed(placed.generation, [placed.ids[i] for i in keep],
-                            [placed.texts[i] for i in keep], placed.coords[keep],
-                            placed.clusters[keep], placed.embeddings[keep])
-        layer.ids += placed.ids
-        layer.texts += placed.texts
-        layer.hovers += [f"<b>{html.escape(cid)}</b><br>{hover_text(t)}"
-                         for cid, t in zip(placed.ids, placed.texts, strict=True)]
-        layer.coords.append(placed.coords)
-        layer.clusters.append(placed.clusters)
-        layer.embeddings.append(placed.embeddings)
-        self._draw_generation(placed.generation)
+        ops = list(operators) if operators is not None else [""] * len(placed.ids)
+        layer.ids += [placed.ids[i] for i in keep]
+        layer.texts += [tooltip_text(placed.texts[i]) for i in keep]
+        layer.operators += [ops[i] or "evolved" for i in keep]
+        layer.coords.append(placed.coords[keep])
+        layer.clusters.append(placed.clusters[keep])
+        layer.embeddings.append(placed.embeddings[keep])
+        if draw:
+            self.redraw()
 
-    def _draw_generation(self, g: int) -> None:
-        layer = self.layers[g]
-        coords, clusters, _ = layer.arrays()
-        idx = _sample(len(coords), self.max_points)
+    def frame(self) -> pd.DataFrame:
+        """Every point as one row: what the map draws, and what tooltips and filters read.
+
+        Built from numpy arrays and category codes, with ids and texts as object columns
+        (pandas would otherwise convert 250K strings per column on every redraw)."""
         gens = sorted(self.layers)
-        colours = pc.sample_colorscale("Plasma", [i / max(1, len(gens)) for i in range(len(gens))])
-        name = _count_label(f"gen {g}", len(coords), len(idx))
-        args = {
-            "x": coords[idx, 0], "y": coords[idx, 1], "name": name,
-            "customdata": [layer.ids[i] for i in idx],
-            "hovertext": [layer.hovers[i] for i in idx],
-        }
-        with self.source_fig.batch_update(), self.cluster_fig.batch_update():
-            trace = next((t for t in self.source_fig.data
-                          if (t.meta or {}).get("generation") == g), None)
-            if trace is None:
-                self.source_fig.add_trace(go.Scattergl(mode="markers", hoverinfo="text",
-                                                       marker={"size": 8},
-                                                       meta={"kind": "gen", "generation": g},
-                                                       **args))
-                trace = self.source_fig.data[-1]
-                if self.on_select is not None:
-                    trace.on_click(self._clicked)
-                ctrace = go.Scattergl(mode="markers", hoverinfo="text",
-                                      meta={"kind": "gen", "generation": g},
-                                      marker={"size": 8, "symbol": "diamond", "colorscale": "Turbo",
-                                              "cmin": 0, "cmax": max(1, self.refmap.k - 1),
-                                              "line": {"width": 1, "color": "#222"}}, **args)
-                self.cluster_fig.add_trace(ctrace)
-                if self.on_select is not None:
-                    self.cluster_fig.data[-1].on_click(self._clicked)
-            else:
-                trace.update(**args)
-            ctrace = next(t for t in self.cluster_fig.data
-                          if (t.meta or {}).get("generation") == g)
-            ctrace.update(**args)
-            ctrace.marker.color = clusters[idx]
-            for t in self.source_fig.data:
-                meta = t.meta or {}
-                if meta.get("kind") == "gen":
-                    t.marker.color = colours[gens.index(meta["generation"])]
-        if self.visible_up_to is not None:
-            self.show_up_to(self.visible_up_to)
+        base = self._base
+        n_base = len(base["id"]) if base else 0
+        ref_names = [n for n in dict.fromkeys(base["source"][:n_base]) if n != "seeds"] \
+            if base else []
+        source_cats = [*ref_names, "seeds", "evolved"]
+        source_code = {name: i for i, name in enumerate(source_cats)}
+        ops = sorted({o for g in gens for o in self.layers[g].operators} - {"reference", "seed"})
+        op_cats = ["reference", "seed", *ops]
+        op_code = {name: i for i, name in enumerate(op_cats)}
+        gen_labels = ["reference", "seeds", *[f"gen {g}" for g in gens if g > 0]]
+        gen_code = {g: i + 2 for i, g in enumerate(g for g in gens if g > 0)}
+        cols: dict[str, list[np.ndarray]] = {c: [] for c in (
+            "x", "y", "gen", "cluster", "kind", "source", "operator", "generation", "id",
+            "text")}
+        if base:
+            kind = np.where(np.asarray(base["kind"]) == "reference", 0, 1)
+            for c in ("x", "y", "gen", "cluster"):
+                cols[c].append(np.asarray(base[c]))
+            cols["kind"].append(kind)
+            cols["source"].append(np.fromiter((source_code[v] for v in base["source"]),
+                                              np.int64, n_base))
+            cols["operator"].append(kind)
+            cols["generation"].append(kind)
+            cols["id"].append(np.asarray(base["id"], dtype=object))
+            cols["text"].append(np.asarray(base["text"], dtype=object))
+        for g in gens:
+            layer = self.layers[g]
+            coords, clusters, _ = layer.arrays()
+            n = len(layer.ids)
+            cols["x"].append(coords[:, 0])
+            cols["y"].append(coords[:, 1])
+            cols["gen"].append(np.full(n, g, np.int32))
+            cols["cluster"].append(clusters)
+            cols["kind"].append(np.full(n, 2))
+            cols["source"].append(np.full(n, source_code["evolved"]))
+            cols["operator"].append(np.fromiter((op_code[o] for o in layer.operators),
+                                                np.int64, n))
+            cols["generation"].append(np.full(n, gen_code.get(g, 1)))
+            cols["id"].append(np.asarray(layer.ids, dtype=object))
+            cols["text"].append(np.asarray(layer.texts, dtype=object))
+        arr = {c: np.concatenate(v) if v else np.zeros(0) for c, v in cols.items()}
+        k = self.refmap.k if self.refmap is not None else 1
+        names = list(getattr(self.refmap, "cluster_labels", []) or [])
+        cl = [f"{c}: {names[c]}" if c < len(names) else str(c) for c in range(k)]
 
-    def _clicked(self, trace: Any, points: Any, _selector: Any) -> None:
-        if points.point_inds and self.on_select is not None:
-            self.on_select(trace.customdata[points.point_inds[0]])
+        def cat(codes: np.ndarray, cats: list[str]) -> pd.Categorical:
+            return pd.Categorical.from_codes(codes.astype(np.int64), categories=cats)
+
+        return pd.DataFrame({
+            "x": arr["x"].astype(np.float32), "y": arr["y"].astype(np.float32),
+            "kind": cat(arr["kind"], ["reference", "seed", "evolved"]),
+            "source": cat(arr["source"], source_cats),
+            "gen": arr["gen"].astype(np.int32),
+            "generation": cat(arr["generation"], gen_labels),
+            "cluster": cat(np.clip(arr["cluster"].astype(np.int64), 0, k - 1), cl),
+            "operator": cat(arr["operator"], op_cats),
+            "id": pd.Series(arr["id"].astype(object), dtype=object),
+            "text": pd.Series(arr["text"].astype(object), dtype=object),
+        })
+
+    def _colour_map(self, df: pd.DataFrame, by: str) -> list[str]:
+        cats = list(df[by].cat.categories)
+        if by == "source":
+            return [_REF_COLOURS.get(c, _OTHER_REF) if c not in ("seeds", "evolved") else
+                    _SEED_COLOUR if c == "seeds" else "#d62728" for c in cats]
+        fixed = {"reference": "#d0d0d0", "seeds": _SEED_COLOUR, "seed": _SEED_COLOUR}
+        rest = [c for c in cats if c not in fixed]
+        scale = "Turbo" if by == "cluster" else "Plasma"
+        sampled = pc.sample_colorscale(scale, [i / max(1, len(rest) - 1) * 0.9
+                                               for i in range(len(rest))]) if rest else []
+        colours = dict(zip(rest, sampled, strict=True))
+        return [_hex(fixed.get(c) or colours[c]) for c in cats]
+
+    def redraw(self) -> None:
+        """Send every point to the map (one binary buffer), keeping colour and filter."""
+        import jscatter
+
+        df = self.frame()
+        self._frame = df
+        if not len(df):
+            return
+        self.last_redraw = time.monotonic()
+        colours = self._colour_map(df, self.colour_by)
+        if self.scatter is None:
+            self.scatter = jscatter.Scatter(
+                data=df, x="x", y="y", color_by=self.colour_by, color_map=colours,
+                size_by="kind", size_map=[2, 6, 4], opacity_by="density",
+                height=self.height, legend=True, legend_position="top-right",
+                axes=False, tooltip=True, tooltip_properties=["color", "id"],
+                tooltip_preview="text", tooltip_preview_type="text",
+                tooltip_preview_text_lines=5)
+            self.scatter.widget.observe(self._selected, names="selection")
+            self.box.children = (self.scatter.show(),)
+        else:
+            self.scatter.data(df)
+            self.scatter.color(by=self.colour_by, map=colours)
+        self.show_up_to(self.visible_up_to)
+
+    def redraw_gap(self) -> float:
+        """Seconds to leave between two sends of the points. regl-scatterplot builds its
+        spatial index in a worker, and a second set of points sent while the first is
+        indexed can be overtaken by it (seen in chromium: a map left one update behind),
+        so the panel spaces its redraws by about the time an index takes."""
+        n = 0 if self._frame is None else len(self._frame)
+        return max(1.0, n / 200_000)
+
+    def colour(self, by: str) -> None:
+        """Colour the map by one of `COLOUR_BY`."""
+        if by not in COLOUR_BY:
+            raise ValueError(f"colour by one of {', '.join(COLOUR_BY)}, not {by!r}")
+        self.colour_by = by
+        if self.scatter is not None and self._frame is not None:
+            self.scatter.color(by=by, map=self._colour_map(self._frame, by))
+
+    def _selected(self, change: Any) -> None:
+        """A click selects one point (its card opens); a lasso filters the list to the
+        evolved candidates inside it; an empty selection clears that filter."""
+        idx = change["new"]
+        df = self._frame
+        if df is None:
+            return
+        idx = [] if idx is None else [int(i) for i in np.asarray(idx).ravel() if i < len(df)]
+        ids = [df["id"].iat[i] for i in idx]
+        if len(idx) == 1 and ids[0] and self.on_select is not None:
+            self.on_select(ids[0])
+        elif self.on_lasso is not None:
+            evolved = [cid for i, cid in zip(idx, ids, strict=True)
+                       if df["kind"].iat[i] == "evolved"]
+            self.on_lasso(evolved if idx else None)
+
+    def select_points(self, ids: Sequence[str]) -> None:
+        """Select points by candidate id, as a click or a lasso on the page would."""
+        df = self._frame
+        want = set(ids)
+        idx = [] if df is None else np.flatnonzero(df["id"].isin(want).to_numpy())
+        if self.scatter is not None:  # the widget's selection trait calls `_selected`
+            self.scatter.selection(list(map(int, idx)))
+        else:
+            self._selected({"new": np.asarray(idx, dtype=np.int64)})
 
     def show_up_to(self, generation: int | None) -> None:
         """Replay: show the population up to a generation (None: all)."""
         self.visible_up_to = generation
-        with self.source_fig.batch_update(), self.cluster_fig.batch_update():
-            for fig in (self.source_fig, self.cluster_fig):
-                for t in fig.data:
-                    g = (t.meta or {}).get("generation")
-                    if g is not None:
-                        t.visible = generation is None or g <= generation
+        if self.scatter is None or self._frame is None:
+            return
+        if generation is None:
+            self.scatter.filter(None)
+        else:
+            self.scatter.filter(np.flatnonzero(self._frame["gen"].to_numpy() <= generation))
 
     def point_counts(self) -> dict[str, int]:
-        """How many points each kind of trace holds (the browser test reads these too)."""
-        counts: dict[str, int] = {}
-        for t in self.source_fig.data:
-            kind = (t.meta or {}).get("kind", "?")
-            counts[kind] = counts.get(kind, 0) + (len(t.x) if t.x is not None else 0)
-        return counts
+        """How many points of each kind the map holds (the browser test reads the page's)."""
+        df = self._frame if self._frame is not None else self.frame()
+        counts = {str(k): int(v) for k, v in df["kind"].value_counts().items() if v}
+        # The names the panel has always reported: references, seeds, new points.
+        return {"reference": counts.get("reference", 0), "seeds": counts.get("seed", 0),
+                "gen": counts.get("evolved", 0)}
 
     # -- charts ------------------------------------------------------------------------
 
@@ -252,33 +341,77 @@ class MapView:
     def update_charts(self, store: RunStore) -> dict[str, Any]:
         data = generation_charts_data(store)
         rows = self.diversity_rows()
-        with self.charts.batch_update():
-            self.charts.data = ()
-            for op, series in data["acceptance"].items():
-                self.charts.add_trace(go.Scatter(x=series["x"], y=series["y"], name=op,
-                                                 mode="lines+markers", legendgroup="op"),
-                                      row=1, col=1)
-            for rule, series in data["rejections"].items():
-                self.charts.add_trace(go.Bar(x=series["x"], y=series["y"], name=rule,
-                                             legendgroup="rule"), row=1, col=2)
-            for key in ("coverage", "entropy_norm", "mean_pairwise_cosine_distance", "novelty"):
-                if rows and key in rows[0]:
-                    self.charts.add_trace(go.Scatter(
-                        x=[r["generation"] for r in rows], y=[_finite(r[key]) for r in rows],
-                        name=key,
-                        mode="lines+markers", legendgroup="div"), row=2, col=1)
-            if rows and "vendi_score" in rows[0]:
-                self.charts.add_trace(go.Scatter(
-                    x=[r["generation"] for r in rows],
-                    y=[_finite(r["vendi_score"]) for r in rows],
-                    name="Vendi score", mode="lines+markers", line={"dash": "dot"}),
-                    row=2, col=1)
+        acc, rej, dif, div = (self.charts[k] for k in
+                              ("acceptance", "rejections", "difficulty", "diversity"))
+        with acc.batch_update():
+            acc.data = ()
+            for op, s in data["acceptance"].items():
+                acc.add_trace(go.Scatter(x=s["x"], y=s["y"], name=op, mode="lines+markers"))
+            acc.update_layout(yaxis={"range": [0, 1.05]})
+        with rej.batch_update():
+            rej.data = ()
+            for rule, s in data["rejections"].items():
+                rej.add_trace(go.Bar(x=s["x"], y=s["y"], name=rule))
+            rej.update_layout(barmode="stack")
+        with dif.batch_update():
+            dif.data = ()
             d = data["difficulty"]
-            self.charts.add_trace(go.Scatter(x=d["x"], y=d["y"], name="mean difficulty",
-                                             mode="lines+markers"), row=2, col=2)
-            self.charts.update_layout(barmode="stack")
-            self.charts.update_xaxes(dtick=1)
+            dif.add_trace(go.Scatter(x=d["x"], y=d["y"], name="mean difficulty",
+                                     mode="lines+markers"))
+        with div.batch_update():
+            div.data = ()
+            for key, label in (("coverage", "cluster coverage"),
+                               ("entropy_norm", "cluster entropy (normalised)"),
+                               ("mean_pairwise_cosine_distance", "mean pairwise distance"),
+                               ("novelty", "novelty vs references")):
+                if rows and key in rows[0]:
+                    div.add_trace(go.Scatter(x=[r["generation"] for r in rows],
+                                             y=[_finite(r[key]) for r in rows], name=label,
+                                             mode="lines+markers"))
+            if rows and "vendi_score" in rows[0]:
+                # Vendi score / n: the share of the generation's points that are
+                # effectively distinct, on the same 0-1 axis as the others (plotly's JS
+                # refuses a second y axis added to a live FigureWidget).
+                div.add_trace(go.Scatter(
+                    x=[r["generation"] for r in rows],
+                    y=[_share(r["vendi_score"], len(self.layers[r["generation"]].ids))
+                       for r in rows],
+                    name="Vendi score / n", mode="lines+markers", line={"dash": "dot"}))
+        for fig in self.charts.values():
+            keep_for_reload(fig)
         return {"charts": data, "diversity": rows}
+
+
+def _chart(title: str, y_title: str) -> go.FigureWidget:
+    """One question per chart, with its own legend below it and both axes named."""
+    return go.FigureWidget(layout=go.Layout(
+        title={"text": title, "font": {"size": 13}}, template="plotly_white", height=320,
+        width=CHART_WIDTH,
+        margin={"l": 55, "r": 50, "t": 40, "b": 40},
+        xaxis={"title": {"text": "generation"}, "dtick": 1},
+        yaxis={"title": {"text": y_title}},
+        legend={"font": {"size": 10}, "orientation": "h", "y": -0.25},
+        hovermode="closest"))
+
+
+def keep_for_reload(fig: go.FigureWidget) -> None:
+    """Copy the figure as it is now into the state a new view is built from (see the
+    module docstring); the live view ignores this change, a reloaded page draws it."""
+    fig._widget_layout = deepcopy(fig._layout_obj._props)
+    fig._widget_data = deepcopy(fig._data)
+
+
+def _hex(colour: str) -> str:
+    """plotly's 'rgb(r, g, b)' as '#rrggbb' (what matplotlib, under jscatter, reads)."""
+    if colour.startswith("#"):
+        return colour
+    r, g, b = (int(float(v)) for v in colour[colour.index("(") + 1:-1].split(",")[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _share(value: Any, n: int) -> float | None:
+    v = _finite(value)
+    return None if v is None or n <= 0 else v / n
 
 
 def _finite(value: Any) -> float | None:

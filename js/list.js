@@ -1,9 +1,11 @@
 // The candidate list: rows come from Python a page at a time and only the rows in view
-// are in the DOM, so a 250K-candidate run scrolls like a 20-candidate one.
+// are in the DOM, so a 250K-candidate run scrolls like a 20-candidate one. Each row puts
+// its badges on one line and the instruction under them at the row's full width, up to
+// three lines, so the text is readable next to the card at the panel's default width.
 import { el, clear } from "./dom.js";
 
-export const ROW_HEIGHT = 46;
-const OVERSCAN = 8;
+export const ROW_HEIGHT = 76;
+const OVERSCAN = 10;  // rows drawn beyond the viewport: 16 rows stay in the DOM at the default height
 
 export function createList(model, onSelect) {
   const spacer = el("div", { class: "evz-spacer" });
@@ -55,10 +57,12 @@ export function createList(model, onSelect) {
       dataset: { id: row.id, status },
       onclick: () => onSelect(row.id),
     },
-      el("span", { class: "evz-gen", text: `g${row.generation}` }),
-      el("span", { class: `evz-badge evz-op`, text: row.operator }),
-      el("span", { class: `evz-badge evz-status-${status}`, text: status === "rejected" ? `rejected · ${row.rejected_by}` : status }),
-      el("span", { class: "evz-row-text", text: row.instruction || row.error || "(no instruction)" }),
+      el("div", { class: "evz-row-head" },
+        el("span", { class: "evz-gen", text: `g${row.generation}` }),
+        el("span", { class: `evz-badge evz-op`, text: row.operator }),
+        el("span", { class: `evz-badge evz-status-${status}`, text: status === "rejected" ? `rejected · ${row.rejected_by}` : status }),
+      ),
+      el("div", { class: "evz-row-text", text: row.instruction || row.error || "(no instruction)" }),
     );
   }
 

@@ -161,21 +161,67 @@ async def test_map_holds_reference_seed_and_new_points(server, tmp_path):
     ex = explorer(server, tmp_path, maps=True, references=REFDATA, reference_sample=100)
     await ex.wait_for_map()
     await press(ex, "step")
-    counts = ex.maps.view.point_counts()
+    view = ex.maps.view
+    counts = view.point_counts()
     accepted = ex.store.count_generation(1).accepted
     assert counts["reference"] == 200 and counts["seeds"] == 8 and counts["gen"] == accepted
-    assert ex.maps.view.charts.data  # the per-generation charts were drawn
-    hover = " ".join(" ".join(t.hovertext or []) for t in ex.maps.view.source_fig.data)
-    assert "<script" not in hover
-    # Clicking a new point selects its card; the slider replays generations.
-    gen = next(t for t in ex.maps.view.source_fig.data if (t.meta or {}).get("kind") == "gen")
-
-    from types import SimpleNamespace
-
-    ex.maps.view._clicked(gen, SimpleNamespace(point_inds=[0]), None)
-    clicked = gen.customdata[0]
-    assert ex.widget.selected_id == clicked and ex.widget.detail["id"] == clicked
+    # Every point is in the one binary buffer the browser draws (no sample).
+    assert view.scatter.widget.points.shape[0] == 200 + 8 + accepted
+    assert all(fig.data for fig in view.charts.values())  # each chart was drawn
+    # Charts keep their current state for a reloaded page, not the empty first display.
+    assert all(fig._widget_data == fig._data for fig in view.charts.values())
+    frame = view.frame()
+    # Clicking a new point selects its card; a lasso filters the list; the slider replays.
+    new_ids = list(frame.loc[frame["kind"] == "evolved", "id"])
+    view.select_points(new_ids[:1])
+    assert ex.widget.selected_id == new_ids[0] and ex.widget.detail["id"] == new_ids[0]
+    view.select_points(new_ids[:2])
+    assert ex.widget.query["ids"] == new_ids[:2] and ex.widget.page["total"] == 2
+    view.select_points([])
+    assert "ids" not in ex.widget.query and ex.widget.page["total"] == 8
     ex.maps.slider.value = 0
-    assert gen.visible is False
+    assert len(view.scatter.widget.filter) == 200 + 8
     ex.maps.slider.value = 1
-    assert gen.visible is True
+    assert len(view.scatter.widget.filter) == 200 + 8 + accepted
+
+
+async def test_a_map_selection_filters_the_list_by_id(server, tmp_path):
+    from evolviz.store import Query, RunView
+
+    ex = explorer(server, tmp_path)
+    await press(ex, "step")
+    view = RunView(ex.store)
+    ids = [c.id for c in ex.store.candidates()][:3]
+    page = view.page(Query(ids=tuple(ids)))
+    assert page.total == 3 and sorted(r.id for r in page.rows) == sorted(ids)
+    assert view.page(Query(ids=())).total == 0  # a lasso around no candidate: none
+    # A lasso on a 250K map holds far more ids than SQLite takes host parameters.
+    many = (*ids, *(f"cand-missing-{i}" for i in range(120_000)))
+    assert view.page(Query(ids=many, status="accepted")).total == sum(
+        c.status == "accepted" for c in ex.store.candidates() if c.id in ids)
+    ex.show_ids(ids[:2])
+    assert ex.widget.page["total"] == 2 and ex.widget.query["ids"] == ids[:2]
+    ex.show_ids(None)
+    assert ex.widget.page["total"] == 8 and "ids" not in ex.widget.query
+    with pytest.raises(ValueError, match="'ids' must be a list"):
+        Query.from_dict({"ids": "cand-1"})
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REFDATA.exists(), reason="shared reference data not found")
+async def test_a_stored_run_is_placed_whole_in_batches_with_progress(server, tmp_path):
+    ex = explorer(server, tmp_path)
+    await press(ex, "step")
+    await press(ex, "step")
+    accepted = sum(c.status == "accepted" for c in ex.store.candidates())
+    ex.close()
+    again = Explorer.open(tmp_path / "run.db", references=REFDATA, reference_sample=100,
+                          base_url=server.base_url, model="fake-model")
+    again.maps.batch = 3  # before the load task first runs: every 3 points, a batch
+    notes: list[str] = []
+    again.maps.note.observe(lambda ch: notes.append(ch["new"]), "value")
+    await again.wait_for_map()
+    assert again.maps.view.point_counts()["gen"] == accepted  # every accepted, no sample
+    progress = [n for n in notes if n.startswith("placing the run's points")]
+    assert progress and progress[-1].endswith(f"{accepted}/{accepted}"), notes
+    assert again.maps.view.scatter.widget.points.shape[0] == 200 + 8 + accepted

@@ -2,8 +2,9 @@
 evolviz shows them outside the browser (the browser half is tests/browser/)."""
 
 import re
+from pathlib import Path
 
-from evolviz.mapview import hover_text
+from evolviz.mapview import tooltip_text
 from evolviz.store import RunStore
 from evolviz.testing import FakeOpenAIServer
 from evolviz.testing.evol_responder import prompt_kind
@@ -46,9 +47,19 @@ def test_inert_keeps_text_and_escapes_controls():
     assert inert(None) == ""
 
 
-def test_map_hover_is_escaped():
-    h = hover_text(PAYLOAD)
-    assert "<script" not in h and "<img" not in h and "&lt;script&gt;" in h
+def test_map_tooltip_shows_text_through_textcontent():
+    """The map's tooltip shows LLM text as text: jupyter-scatter's bundle sets the text
+    preview (and every property value) with textContent, so the tooltip text is passed
+    as is (escaping it would show `&lt;` to the reader) and cut to one short line."""
+    import jscatter
+
+    t = tooltip_text(PAYLOAD * 20)
+    assert t.startswith("<script>") and len(t) <= 301 and "\n" not in t
+    bundle = (Path(jscatter.__file__).parent / "bundle.js").read_text()
+    start = bundle.index("previewUpdater = (text) =>")
+    preview = bundle[start:start + 120]
+    assert "tooltipPreviewValueHelper.textContent = text" in preview
+    assert "innerHTML" not in bundle[start - 2000:start + 2000]
 
 
 def test_front_end_never_parses_strings_as_html():

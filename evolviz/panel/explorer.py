@@ -84,7 +84,7 @@ class Explorer:
         price_per_1k_tokens: float = 0.0,
         k: int = 20,
         reference_sample: int = 500,
-        map_sample: int = 2000,
+        map_sample: int | None = None,
         session: RunSession | None = None,
     ):
         self.seed_problems: list[str] = []
@@ -115,7 +115,7 @@ class Explorer:
         self.templates_ui = TemplatesController(session, self.widget, self.say,
                                                 self._default_instruction)
         self.maps = (MapController(session, references=references, on_select=self.select,
-                                   k=k, reference_sample=reference_sample,
+                                   on_lasso=self.show_ids, k=k, reference_sample=reference_sample,
                                    map_sample=map_sample) if maps else None)
         self._push_settings()
         self.templates_ui.push()
@@ -254,6 +254,11 @@ class Explorer:
     def select(self, candidate_id: str) -> None:
         """Show a candidate's card (also what clicking a map point does)."""
         self.widget.selected_id = candidate_id
+
+    def show_ids(self, ids: Sequence[str] | None) -> None:
+        """Filter the candidate list to these ids (a lasso on the map); None shows all."""
+        q = {k: v for k, v in (self.widget.query or {}).items() if k != "ids"}
+        self.widget.query = {**q, "offset": 0, **({} if ids is None else {"ids": list(ids)})}
 
     def _on_settings(self, change: Any) -> None:
         if self._pushing:

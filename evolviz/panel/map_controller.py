@@ -1,8 +1,9 @@
 """The panel's maps: fit the reference map once, then place the run's points as they come.
 
 Everything slow (embedding, t-SNE placement, the reference fit) runs in a worker thread of
-the kernel's event loop; the figures are updated on the loop itself, so the panel keeps
-answering clicks while a map loads or a generation streams in.
+the kernel's event loop; the widgets are updated on the loop itself, so the panel keeps
+answering clicks while a map loads or a generation streams in. A stored run's accepted
+candidates are all placed (not a sample), in batches, with progress in the map's note.
 """
 
 from __future__ import annotations
@@ -15,36 +16,46 @@ from typing import Any
 import ipywidgets as ipw
 
 from ..errors import EvolvizError
-from ..mapview import MapView
+from ..mapview import COLOUR_BY, MapView
 from ..records import Candidate
 from ..session import RunSession
 from ..store import RunView
 
 __all__ = ["MapController"]
 
+REDRAW_EVERY = 2.0  # seconds between map redraws while a stored run is placed
+
 
 class MapController:
     """The map and chart widgets of one panel, fed from its run session."""
 
     def __init__(self, session: RunSession, *, references: Any, on_select: Callable[[str], None],
-                 k: int = 20, reference_sample: int = 500, map_sample: int = 2000):
+                 on_lasso: Callable[[list[str] | None], None] | None = None,
+                 k: int = 20, reference_sample: int = 500, batch: int = 2000,
+                 map_sample: int | None = None):
+        """`map_sample` is accepted for old callers and ignored: every point is drawn."""
         self.session = session
         self.references = references
         self.k = k
         self.reference_sample = reference_sample
-        self.map_sample = map_sample
-        self.view = MapView(on_select=on_select)
+        self.batch = batch
+        self.view = MapView(on_select=on_select, on_lasso=on_lasso)
         self.pending: list[Candidate] = []
         self.ready = False
         self.slider = ipw.IntSlider(description="show up to gen", min=0, max=1, value=1,
-                                    continuous_update=False, layout={"width": "420px"})
+                                    continuous_update=False, layout={"width": "420px"},
+                                    style={"description_width": "initial"})
         self.slider.observe(lambda ch: self.view.show_up_to(ch["new"]), "value")
+        self.colour = ipw.Dropdown(description="colour by", options=list(COLOUR_BY),
+                                   value=self.view.colour_by, layout={"width": "220px"})
+        self.colour.observe(lambda ch: self.view.colour(ch["new"]), "value")
         self.note = ipw.Label(value="")
 
     def widgets(self) -> list[ipw.Widget]:
-        return [ipw.HBox([self.view.source_fig, self.view.cluster_fig],
-                         layout={"flex_flow": "row wrap"}),
-                ipw.HBox([self.slider, self.note]), self.view.charts]
+        # Charts of a fixed width that wrap: a FigureWidget does not shrink to a grid cell.
+        charts = list(self.view.charts.values())
+        return [ipw.HBox([self.colour, self.slider]), self.note, self.view.box,
+                ipw.HBox(charts, layout={"flex_flow": "row wrap", "width": "100%"})]
 
     def add(self, cand: Candidate) -> None:
         if cand.status == "accepted":
@@ -74,17 +85,19 @@ class MapController:
                 notes.append("no reference set loaded: the map shows the seeds and the run only "
                              "(pass references=... or set EVOLVIZ_REFERENCE_DIR)")
             await loop.run_in_executor(None, self.view.set_map, refmap, seed_texts, seed_ids)
-            self.pending = [p.as_candidate() for p in RunView(self.session.store).map_points(
-                per_generation=self.map_sample)] + self.pending
-            await self.flush()
+            stored = RunView(self.session.store).map_points()
+            self.pending = [p.as_candidate() for p in stored] + self.pending
+            await self.flush(progress=len(stored) > self.batch)
             self.note.value = " ".join([self.view.note, *notes])[:600]
             self.ready = True
         except Exception as e:
             self.note.value = f"map unavailable: {type(e).__name__}: {e}"[:600]
             raise
 
-    async def flush(self) -> None:
-        """Place and draw the accepted candidates that arrived since the last flush."""
+    async def flush(self, *, progress: bool = False) -> None:
+        """Place and draw the accepted candidates that arrived since the last flush, in
+        batches of `batch`; the map is redrawn at most every `REDRAW_EVERY` seconds while
+        batches come (each redraw sends every point), and once at the end."""
         if self.view.refmap is None:
             return  # `load` picks up everything stored so far once the map is ready
         pending, self.pending = self.pending, []
@@ -95,11 +108,26 @@ class MapController:
             if c.id not in seen:
                 seen.add(c.id)
                 by_gen.setdefault(c.generation, []).append(c)
+        total, done, last = len(seen), 0, time.monotonic()
         for g, cands in sorted(by_gen.items()):
-            placed = await loop.run_in_executor(
-                None, self.view.place, g, [c.id for c in cands],
-                [c.instruction or "" for c in cands])
-            self.view.add(placed)
+            for i in range(0, len(cands), self.batch):
+                part = cands[i:i + self.batch]
+                placed = await loop.run_in_executor(
+                    None, self.view.place, g, [c.id for c in part],
+                    [c.instruction or "" for c in part])
+                done += len(part)
+                now = time.monotonic()
+                draw = now - last >= max(REDRAW_EVERY, self.view.redraw_gap())
+                self.view.add(placed, draw=draw, operators=[c.operator for c in part])
+                if draw:
+                    last = now
+                if progress:
+                    self.note.value = f"placing the run's points on the map: {done}/{total}"
+        if total:
+            wait = self.view.redraw_gap() - (time.monotonic() - self.view.last_redraw)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self.view.redraw()
         store = self.session.store
         top = max([*self.view.layers, *(store.finished_generations() or [0])])
         self.slider.max = max(1, top)

@@ -6,6 +6,7 @@ panel never loads more than a page of a 250K-candidate run and no other module w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -28,6 +29,8 @@ class Query:
     status: str | None = None
     rule: str | None = None
     text: str | None = None
+    #: Only these candidates (a lasso on the map); an empty tuple matches none.
+    ids: tuple[str, ...] | None = None
     offset: int = 0
     limit: int = 200
 
@@ -38,9 +41,13 @@ class Query:
             return None if v in (None, "", "any") else v
 
         gen = opt("generation")
+        ids = d.get("ids")
+        if ids is not None and not isinstance(ids, list | tuple):
+            raise ValueError(f"query field 'ids' must be a list of candidate ids, not {ids!r}")
         return cls(generation=int(gen) if gen is not None else None,
                    operator=opt("operator"), status=opt("status"), rule=opt("rule"),
-                   text=opt("text"), offset=max(0, int(d.get("offset") or 0)),
+                   text=opt("text"), ids=None if ids is None else tuple(map(str, ids)),
+                   offset=max(0, int(d.get("offset") or 0)),
                    limit=min(1000, max(1, int(d.get("limit") or 200))))
 
 
@@ -123,6 +130,11 @@ def _where(q: Query) -> tuple[str, list[Any]]:
         clauses.append("(" + " OR ".join(f"{col} LIKE ? ESCAPE '\\'" for col in
                                          ("instruction", "answer", "parent_id", "id")) + ")")
         args += [like, like, like, like]
+    if q.ids is not None:
+        # One bound JSON array, not one placeholder per id: a lasso may hold 250K ids,
+        # far past SQLite's limit on host parameters.
+        clauses.append("id IN (SELECT value FROM json_each(?))")
+        args.append(json.dumps(list(q.ids)))
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 

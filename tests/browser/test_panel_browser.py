@@ -8,37 +8,23 @@ checked deterministically.
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
 from playwright.sync_api import expect
 
 from .harness import REPO_ROOT, assert_text_not_injected, open_and_run_notebook, screenshot
+from .webgl import page_now, points_drawn, wait_points, watch_points
 
 HOSTILE_NB = Path(__file__).with_name("hostile.ipynb")
 EXPLORE_NB = REPO_ROOT / "notebooks" / "explore.ipynb"
 PAYLOAD = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 
-# Point counts per trace of every plotly figure on the page, read from plotly's own graph
-# divs (what is drawn), not from Python.
-TRACES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(
-    gd => (gd.data || []).map(t => [String(t.name), t.x ? t.x.length : 0]))"""
+MAP_CANVAS = ".jp-OutputArea-output canvas"
 
 
 def rows(page):
     return page.locator(".evz-root .evz-row")
-
-
-def map_points(page) -> dict[str, int]:
-    """Points per source on the t-SNE-by-source figure (the first plotly figure)."""
-    figures = page.evaluate(TRACES)
-    assert figures, "no plotly figure on the page"
-    out: dict[str, int] = {}
-    for name, n in figures[0]:
-        key = re.sub(r" \(\d+(, \d+ drawn)?\)$", "", name)
-        out[key] = out.get(key, 0) + n
-    return out
 
 
 def click_step_and_wait(page, generation_after: int, timeout_s: float) -> None:
@@ -48,12 +34,14 @@ def click_step_and_wait(page, generation_after: int, timeout_s: float) -> None:
 
 
 def test_hostile_endpoint_rejections_shown_and_payloads_inert(page, jupyter_server):
+    watch_points(page)
     run = open_and_run_notebook(page, jupyter_server, HOSTILE_NB, timeout=300)
     run.assert_clean()
     root = page.locator(".evz-root")
     expect(root).to_be_visible()
     expect(page.locator(".evz-pill")).to_have_text("next: generation 1")
 
+    t_step = page_now(page)
     click_step_and_wait(page, 2, 120)
     expect(rows(page)).to_have_count(8, timeout=15_000)
 
@@ -74,20 +62,16 @@ def test_hostile_endpoint_rejections_shown_and_payloads_inert(page, jupyter_serv
     # The row text holds it too (list rows are untrusted text as well).
     assert_text_not_injected(page, rows(page).first.locator(".evz-row-text"), "<img src=x")
 
-    # The map holds the reference points and the new generation.
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.js-plotly-plot')].some("
-        "gd => (gd.data || []).some(t => String(t.name).startsWith('gen 1')))",
-        timeout=30_000)
-    points = map_points(page)
-    assert points.get("alpaca", 0) == 300 and points.get("sharegpt", 0) == 300, points
-    assert points.get("seeds") == 8 and points.get("gen 1", 0) >= 1, points
+    # The map draws every reference point (300 Alpaca + 300 ShareGPT), the 8 seeds and
+    # each accepted candidate of generation 1: counted from the page's WebGL draw calls.
+    accepted = page.locator(".evz-row[data-status='accepted']").count()
+    wait_points(page, 600 + 8 + accepted, since=t_step)
 
     # Filters narrow the list; the accepted filter shows no rejected rows.
     page.locator("select[data-filter='status']").select_option("accepted")
     expect(page.locator(".evz-row[data-status='rejected']")).to_have_count(0)
     screenshot(page, "panel-hostile")
-    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    page.locator(MAP_CANVAS).last.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     screenshot(page, "panel-hostile-map")
     assert page.evaluate("() => typeof window.__pwned") == "undefined"
@@ -95,6 +79,7 @@ def test_hostile_endpoint_rejections_shown_and_payloads_inert(page, jupyter_serv
 
 
 def test_explore_notebook_steps_on_the_local_model(page, jupyter_server):
+    watch_points(page)
     t0 = time.monotonic()
     run = open_and_run_notebook(page, jupyter_server, EXPLORE_NB, timeout=900)
     run.assert_clean()
@@ -117,11 +102,13 @@ def test_explore_notebook_steps_on_the_local_model(page, jupyter_server):
         expect(page.locator(".evz-banner-rejected")).to_contain_text("Rejected by")
         assert rule == "rejected"
 
-    points = map_points(page)
-    assert points.get("alpaca", 0) > 0 and points.get("sharegpt", 0) > 0, points
-    assert points.get("seeds") == 8, points
+    # References, the 8 seeds and every accepted candidate are drawn (WebGL draw calls).
+    accepted = page.locator(".evz-row[data-status='accepted']").count()
+    page.wait_for_timeout(3000)  # the map redraws after the generation's last flush
+    points = points_drawn(page)
+    assert points > 8 + accepted, points
     screenshot(page, "panel-explore")
-    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    page.locator(MAP_CANVAS).last.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     screenshot(page, "panel-explore-map")
     print(f"\nexplore on the local model: {time.monotonic() - t0:.0f}s; map {points}")

@@ -1,0 +1,87 @@
+"""The population map's model, without a browser: every point goes into the one buffer
+jupyter-scatter sends (no sample), and colour, replay, click and lasso act on it. The map
+is `StubMap` (synthetic coordinates: these tests are about the view, not t-SNE); the
+browser half is tests/browser/test_maps_browser.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evolviz.mapview import COLOUR_BY, MapView, Placed
+from evolviz.testing.stub_map import StubMap
+
+PAYLOAD = '<img src=x onerror="window.__pwned=1"> & <b>bold</b>'
+
+
+def placed(refmap: StubMap, generation: int, n: int, texts: list[str] | None = None) -> Placed:
+    ids = [f"g{generation}-{i:06d}" for i in range(n)]
+    coords, clusters = refmap.place(ids)
+    return Placed(generation, ids, texts or [f"instruction {i}" for i in range(n)], coords,
+                  clusters, np.zeros((n, refmap.dim), np.float32))
+
+
+@pytest.fixture
+def view():
+    clicked, lassoed = [], []
+    mv = MapView(on_select=clicked.append, on_lasso=lassoed.append)
+    mv.clicked, mv.lassoed = clicked, lassoed
+    refmap = StubMap(2000)
+    mv.set_map(refmap, [f"seed {i}" for i in range(8)], [f"seed-{i}" for i in range(8)])
+    mv.add(placed(refmap, 1, 30), operators=["mutation"] * 15 + ["deepening"] * 15)
+    mv.add(placed(refmap, 2, 20, texts=[PAYLOAD] * 20), operators=["mutation"] * 20)
+    return mv
+
+
+def test_a_250k_map_sends_every_point():
+    mv = MapView()
+    refmap = StubMap(250_000)
+    mv.set_map(refmap, ["a seed"], ["seed-0"])
+    mv.add(placed(refmap, 1, 5000))
+    assert mv.scatter.widget.points.shape[0] == 250_000 + 1 + 5000
+    assert mv.point_counts() == {"reference": 250_000, "seeds": 1, "gen": 5000}
+
+
+def test_colour_by_each_dimension_with_its_own_legend(view):
+    for by in COLOUR_BY:
+        view.colour(by)
+        cats = list(view.frame()[by].cat.categories)
+        assert len(view.scatter.widget.color) == len(cats), by
+    assert list(view.frame()["generation"].cat.categories) == [
+        "reference", "seeds", "gen 1", "gen 2"]
+    assert set(view.frame()["operator"].cat.categories) >= {"mutation", "deepening"}
+    with pytest.raises(ValueError, match="colour by one of"):
+        view.colour("status")
+
+
+def test_slider_filters_to_a_generation_and_back(view):
+    view.show_up_to(1)
+    assert len(view.scatter.widget.filter) == 2000 + 8 + 30
+    view.show_up_to(0)
+    assert len(view.scatter.widget.filter) == 2000 + 8
+    view.show_up_to(None)
+    assert view.scatter.widget.filter is None
+    view.show_up_to(1)
+    view.add(placed(view.refmap, 3, 5))  # a redraw keeps the replay filter
+    assert len(view.scatter.widget.filter) == 2000 + 8 + 30
+
+
+def test_click_opens_one_card_and_a_lasso_filters_by_the_candidates_in_it(view):
+    frame = view.frame()
+    new = list(frame.loc[frame["kind"] == "evolved", "id"])
+    view.select_points(new[3:4])
+    assert view.clicked == [new[3]]
+    # A lasso over references, seeds and candidates: the list shows the candidates only.
+    view._selected({"new": np.array([0, 1, 2000, *range(2008, 2018)])})
+    assert view.lassoed[-1] == new[:10]
+    view._selected({"new": np.array([], dtype=np.int64)})
+    assert view.lassoed[-1] is None  # an empty selection clears the filter
+
+
+def test_tooltip_text_is_the_text_itself_cut_to_a_line(view):
+    frame = view.frame()
+    texts = list(frame.loc[frame["generation"] == "gen 2", "text"])
+    assert texts[0] == PAYLOAD  # shown with textContent: escaping would show &lt; instead
+    long = "word " * 200
+    view.add(placed(view.refmap, 4, 1, texts=[long]))
+    assert len(view.frame()["text"].iat[-1]) <= 301
