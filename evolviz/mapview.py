@@ -7,9 +7,9 @@ map it replaced: docs/benchmarks_panel.md). Its state lives in widget traits, so
 reloaded page draws it again. Tooltips carry plain text: jupyter-scatter puts a preview
 in with `textContent`, so LLM text is shown, never parsed.
 
-The charts stay plotly FigureWidgets, one per question, each with one y axis. Plotly keeps the state a new view
-is built from (`_widget_data`/`_widget_layout`) as it was when first displayed and sends
-later changes as one-shot deltas, so after each update the current figure is copied into
+The charts stay plotly FigureWidgets, one per question, each with one y axis. Plotly keeps
+the state a new view is built from (`_widget_data`/`_widget_layout`) as it was when first
+displayed and sends later changes as one-shot deltas, so after each update the current figure is copied into
 that state: otherwise a reloaded page shows the charts as they were before the first Step.
 
 The slow parts (embedding, t-SNE placement) run in a worker thread and hand back plain
