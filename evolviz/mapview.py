@@ -9,8 +9,9 @@ in with `textContent`, so LLM text is shown, never parsed.
 
 The charts stay plotly FigureWidgets, one per question, each with one y axis. Plotly keeps
 the state a new view is built from (`_widget_data`/`_widget_layout`) as it was when first
-displayed and sends later changes as one-shot deltas, so after each update the current figure is copied into
-that state: otherwise a reloaded page shows the charts as they were before the first Step.
+displayed and sends later changes as one-shot deltas, so after each update the current
+figure is copied into that state: otherwise a reloaded page shows the charts as they were
+before the first Step.
 
 The slow parts (embedding, t-SNE placement) run in a worker thread and hand back plain
 arrays; only the widget update runs on the kernel's event loop.
