@@ -132,6 +132,7 @@ class LLMClient:
         send_seed: bool = True,
         recover: Callable[[], Awaitable[str | None]] | None = None,
         transport: Any = None,
+        structured_style: str = "openai",
     ):
         if isinstance(models, str):
             models = dict.fromkeys(ROLES, models)
@@ -160,6 +161,9 @@ class LLMClient:
         self.recoveries = 0
         # Cleared when the endpoint refuses a structured-output request (see `chat`).
         self.structured_output = True
+        # How structured output is asked for: "openai" (json_schema) or "llama_cpp"
+        # (json_object plus a schema, grammar-constrained by llama-cpp-python's server).
+        self.structured_style = structured_style
         self._recover_lock: asyncio.Lock | None = None
         self.tokens = TokenCounter()
         # A spending limit (evolviz.budget.Budget) consulted before every paid call.
@@ -267,6 +271,14 @@ class LLMClient:
                 if self.recover is not None and attempt - refused < self.max_retries:
                     await self._recover(seen_recoveries)
             except openai.InternalServerError as e:
+                if response_format is not None and "response_format" in str(e.message):
+                    # llama-cpp-python answers a response_format it cannot read with a 500
+                    # naming the field: the same refusal as a 400, not a server fault.
+                    self.structured_output = False
+                    response_format = result.response_format = None
+                    result.retries.append("StructuredOutputRefused")
+                    refused = 1
+                    continue
                 last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}",
                                   _retry_after_seconds(e.response))
             except openai.APIStatusError as e:
@@ -330,8 +342,16 @@ class LLMClient:
         if seed is not None and self.send_seed:
             body["seed"] = seed
         if response_format is not None:
-            body["response_format"] = dict(response_format)
+            body["response_format"] = self._structured(response_format)
         return body
+
+    def _structured(self, response_format: Mapping[str, Any]) -> dict[str, Any]:
+        """OpenAI's `json_schema` form, or llama.cpp's (`json_object` with the schema beside
+        it, which its server turns into a grammar) when `structured_style` says so."""
+        if self.structured_style == "llama_cpp" and response_format.get("type") == "json_schema":
+            schema = (response_format.get("json_schema") or {}).get("schema")
+            return {"type": "json_object", **({"schema": schema} if schema else {})}
+        return dict(response_format)
 
     async def _recover(self, seen: int) -> None:
         if self._recover_lock is None:

@@ -73,8 +73,10 @@ class Endpoint:
 
     @property
     def calls_in_flight(self) -> int:
-        # The local model serves one request at a time: more in flight only queue there.
-        return self.concurrency or (2 if self.local else 8)
+        # The local model serves one request at a time, and more than one in flight is
+        # slower, not just queued: on 2 cores llama-cpp-python gave 74 tok/s at one
+        # request in flight and 27 tok/s in all at four (benchmarks/bench_local_model.py).
+        return self.concurrency or (1 if self.local else 8)
 
     def describe(self) -> str:
         return "the embedded local model" if self.local else str(self.base_url)
@@ -223,7 +225,8 @@ class RunSession:
         models = {role: ep.role_models.get(role, model) for role in ROLES}
         self._client = LLMClient(url, api_key=api_key, models=models,
                                  concurrency=ep.calls_in_flight, timeout=ep.timeout,
-                                 max_retries=ep.retries, cache=self.cache, recover=recover)
+                                 max_retries=ep.retries, cache=self.cache, recover=recover,
+                                 structured_style="llama_cpp" if ep.local else "openai")
         self.evolution.configure(client=self._client)
         return self._client
 

@@ -53,3 +53,31 @@ def test_the_local_server_listens_on_loopback_only(monkeypatch):
         assert lm.port in {port for _ip, port in sockets}
     finally:
         lm.stop()
+
+
+@pytest.mark.slow
+async def test_the_local_judge_answers_json_under_its_grammar(monkeypatch, tmp_path):
+    """llama-cpp-python refuses OpenAI's json_schema form (a 500 naming response_format);
+    the session asks it in llama.cpp's own form, which its server turns into a grammar."""
+    import json
+
+    from evolviz.rules.judge import EQUALITY_FORMAT
+    from evolviz.seeds import Seed
+    from evolviz.session import RunSession
+
+    monkeypatch.delenv(BASE_URL_ENV, raising=False)
+    session = RunSession(tmp_path / "r.db", seeds=[Seed(id="s0", instruction="Say hi.")])
+    client = session.build_client()
+    try:
+        messages = session.templates.equality.render(
+            first="Explain tides.", second="Explain tides and name the two kinds of tide.")
+        result = await client.chat("judge", messages, session.config.sampling["judge"],
+                                   response_format=EQUALITY_FORMAT)
+        assert client.structured_output, result.retries  # not refused, not fallen back
+        assert json.loads(result.content)["verdict"] in ("different", "same")
+        assert result.completion_tokens <= 12  # the grammar keeps the judge short
+    finally:
+        await client.aclose()
+        session.close()
+        if session.local is not None:
+            session.local.stop()

@@ -265,3 +265,44 @@ def test_evolviz_explore_writes_a_notebook_that_reopens_the_run(tmp_path, seeds_
     assert "EDITED" in path.read_text()
     r = run_cli("explore", str(tmp_path / "missing.db"), "--no-launch")
     assert r.returncode == 2 and "missing.db" in r.stderr
+
+
+async def test_structured_output_in_llama_cpp_form_and_a_500_refusal_falls_back():
+    """The local model's server takes a schema as {"type": "json_object", "schema": ...}
+    and answers OpenAI's json_schema form with a 500 naming response_format."""
+    from evolviz.llm import _http_module
+    from evolviz.rules.judge import EQUALITY_FORMAT
+
+    http = _http_module()
+    bodies = []
+
+    def handler(request):
+        body = json.loads(request.content)
+        bodies.append(body)
+        fmt = body.get("response_format")
+        if fmt is not None and fmt.get("type") != "json_object":
+            return http.Response(500, json={"error": {
+                "message": "1 validation error: ('body', 'response_format', 'type') Input "
+                           "should be 'text' or 'json_object'", "type": "server_error"}})
+        return http.Response(200, json={
+            "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": '{"verdict": "same"}'}}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}})
+
+    sampling = RunConfig().sampling["judge"]
+    msgs = [{"role": "user", "content": "A or B?"}]
+    llama = LLMClient("http://x.invalid/v1", models="m", structured_style="llama_cpp",
+                      transport=http.MockTransport(handler))
+    r = await llama.chat("judge", msgs, sampling, response_format=EQUALITY_FORMAT)
+    assert bodies[-1]["response_format"] == {
+        "type": "json_object", "schema": EQUALITY_FORMAT["json_schema"]["schema"]}
+    assert r.content == '{"verdict": "same"}' and llama.structured_output
+    await llama.aclose()
+
+    openai_style = LLMClient("http://x.invalid/v1", models="m", max_retries=3,
+                             transport=http.MockTransport(handler))
+    r = await openai_style.chat("judge", msgs, sampling, response_format=EQUALITY_FORMAT)
+    assert r.retries == ["StructuredOutputRefused"] and not openai_style.structured_output
+    assert "response_format" not in bodies[-1] and len(bodies) == 3  # one refusal, one retry
+    await openai_style.aclose()

@@ -46,7 +46,7 @@ def run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key-env", default="OPENAI_API_KEY",
                    help="environment variable holding the API key (default OPENAI_API_KEY)")
     p.add_argument("--concurrency", type=int,
-                   help="LLM calls in flight (default 8; 2 on the local model, which serves "
+                   help="LLM calls in flight (default 8; 1 on the local model, which serves "
                         "one request at a time)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
     p.add_argument("--retries", type=int, default=5, help="retries per call")

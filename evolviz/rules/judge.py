@@ -25,7 +25,13 @@ EQUALITY_FORMAT: dict[str, Any] = {
     "type": "json_schema",
     "json_schema": {"name": "equality_verdict", "strict": True, "schema": {
         "type": "object", "additionalProperties": False, "required": ["verdict"],
-        "properties": {"verdict": {"type": "string", "enum": ["equal", "not_equal"]}}}},
+        # Plain words, the keeping one first. A small model under this grammar (SmolLM2
+        # 135M through llama.cpp) mostly copies the first option its prompt names: with
+        # "equal" first it eliminated all 8 demo candidates, with "same" first 7 of 8.
+        # Naming "different" first makes its doubt keep a candidate, as an unclear reply
+        # does (dropping a good candidate on noise costs more than keeping a doubtful
+        # one); a capable judge is not swayed by the order. Other words are read too.
+        "properties": {"verdict": {"type": "string", "enum": ["different", "same"]}}}},
 }
 DIFFICULTY_FORMAT: dict[str, Any] = {
     "type": "json_schema",
@@ -35,8 +41,8 @@ DIFFICULTY_FORMAT: dict[str, Any] = {
 }
 #: The follow-up sent once when a reply could not be read.
 REASK = {
-    "equality": 'I could not read a verdict in that. Reply with only {"verdict": "equal"} '
-                'or {"verdict": "not_equal"}.',
+    "equality": 'I could not read a verdict in that. Reply with only '
+                '{"verdict": "different"} or {"verdict": "same"}.',
     "difficulty": 'I could not read a rating in that. Reply with only {"rating": N}, N a '
                   "whole number from 1 to 10.",
 }
