@@ -45,6 +45,13 @@ export function createControls(model) {
       el("input", { type: "checkbox", checked: on ? true : undefined, disabled: rule === "rewrite_invalid" ? true : undefined, dataset: { rule }, onchange: (e) => set({ rules: { ...st.rules, [rule]: e.target.checked } }) }),
       el("span", { text: rule }))));
     const weights = el("div", { class: "evz-weights" }, Object.entries(st.weights || {}).map(([op, w]) => field(op, el("input", { class: "evz-input evz-num", type: "number", min: 0, step: 0.5, value: w, onchange: (e) => set({ weights: { ...st.weights, [op]: Number(e.target.value) } }) }))));
+    const maxTokens = el("div", { class: "evz-row-flex evz-max-tokens" }, Object.entries(st.max_tokens || {}).map(([role, n]) => field(`max tokens: ${role}`, el("input", { class: "evz-input evz-num", type: "number", min: 1, step: 16, value: n, dataset: { role }, onchange: (e) => set({ max_tokens: { ...st.max_tokens, [role]: Number(e.target.value) } }) }))));
+    const gates = st.gates || {};
+    const setGate = (patch) => set({ gates: { ...gates, ...patch } });
+    const gateBox = el("div", { class: "evz-row-flex evz-gates" },
+      el("label", { class: "evz-check" }, el("input", { type: "checkbox", class: "evz-dedup", checked: gates.dedup ? true : undefined, onchange: (e) => setGate({ dedup: e.target.checked }) }), el("span", { text: "duplicate: reject exact duplicates" })),
+      field("near-duplicate at cosine ≥ (empty: off)", el("input", { class: "evz-input evz-num evz-near-dup", type: "number", min: 0, max: 1, step: 0.01, value: gates.near_dup ?? "", onchange: (e) => setGate({ near_dup: e.target.value === "" ? null : Number(e.target.value) }) })),
+      field("contaminated: benchmark files (one per line)", el("textarea", { class: "evz-textarea evz-decontaminate", rows: 2, spellcheck: "false", text: (gates.decontaminate || []).join("\n"), onchange: (e) => setGate({ decontaminate: e.target.value.split("\n").map((x) => x.trim()).filter(Boolean) }) })));
     settingsBox.append(
       el("div", { class: "evz-row-flex" }, field("seed", num("seed")), field("temperature", num("temperature", 0.1)), field("concurrency", num("concurrency")),
         field("endpoint", text("base_url")), field("model", text("model"))),
@@ -55,6 +62,8 @@ export function createControls(model) {
         el("input", { type: "checkbox", class: "evz-judge-difficulty", checked: st.judge_difficulty ? true : undefined, onchange: (e) => set({ judge_difficulty: e.target.checked }) }),
         el("span", { text: "rate accepted instructions' difficulty 1–10 with the judge (one more call each)" })),
       el("div", { class: "evz-label", text: "operator weights (uniform = the paper)" }), weights,
+      el("div", { class: "evz-label", text: "reply budgets per role (an answer cut off at its budget is rejected as answer_truncated)" }), maxTokens,
+      el("div", { class: "evz-label", text: "dataset gates (judged when a generation closes; the what-if above applies them too)" }), gateBox,
     );
   }
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from evolviz.config import RunConfig
-from evolviz.errors import ConfigError
+from evolviz.errors import ConfigError, InputError
 from evolviz.panel.settings_codec import decode_settings, encode_settings
 from evolviz.rules import RuleConfig
 from evolviz.session import Endpoint
@@ -77,3 +77,26 @@ def test_no_key_in_the_form(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-PLANTED-codec")
     form = encode_settings(RunConfig(), Endpoint(base_url="http://127.0.0.1:1/v1"), OPS)
     assert "sk-PLANTED" not in repr(form)
+
+
+def test_the_dataset_gates_decode_and_a_bad_benchmark_file_is_named(tmp_path):
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text('{"instruction": "Name the capital of France and explain why it grew '
+                     'so large over the centuries."}\n')
+    config = RunConfig()
+    new, _ = roundtrip(config, Endpoint(), gates={"dedup": False, "near_dup": 0.9,
+                                                  "decontaminate": [str(bench)]})
+    assert new.gates.dedup is False and new.gates.near_dup == 0.9
+    assert new.gates.decontaminate == (str(bench),)
+    again, _ = roundtrip(new, Endpoint(), gates={"near_dup": ""})
+    assert again.gates.near_dup is None and again.gates.decontaminate == (str(bench),)
+    with pytest.raises(ConfigError, match="near"):
+        roundtrip(config, Endpoint(), gates={"near_dup": 1.5})
+    with pytest.raises(InputError, match=r"missing\.jsonl"):
+        roundtrip(config, Endpoint(), gates={"decontaminate": [str(tmp_path / "missing.jsonl")]})
+
+
+def test_the_form_shows_the_gates_and_every_roles_reply_budget():
+    form = encode_settings(RunConfig(), Endpoint(), OPS)
+    assert form["gates"] == {"dedup": True, "near_dup": None, "decontaminate": []}
+    assert set(form["max_tokens"]) == {"evolver", "answerer", "judge"}

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..config import RunConfig
 from ..errors import ConfigError
+from ..gates import GateConfig
 from ..rules import RULE_IDS
 from ..session import Endpoint
 
@@ -38,6 +39,8 @@ def encode_settings(config: RunConfig, endpoint: Endpoint,
         "judge_difficulty": config.judge_difficulty,
         "weights": {op: float(config.operator_weights.get(op, 1.0)) for op in operators},
         "max_tokens": {role: s.max_tokens for role, s in config.sampling.items()},
+        "gates": {"dedup": config.gates.dedup, "near_dup": config.gates.near_dup,
+                  "decontaminate": list(config.gates.decontaminate)},
     }
 
 
@@ -85,6 +88,7 @@ def decode_settings(form: Mapping[str, Any], config: RunConfig, endpoint: Endpoi
         weights = {}  # uniform: the paper's choice, and what a fresh run stores
     new_config = replace(config, seed=_number(form, "seed", int, config.seed), rules=rules,
                          sampling=sampling, operator_weights=weights,
+                         gates=_gates(form.get("gates"), config.gates),
                          judge_difficulty=bool(form.get("judge_difficulty",
                                                         config.judge_difficulty)))
     new_config.weights_for(list(operators))
@@ -96,3 +100,22 @@ def decode_settings(form: Mapping[str, Any], config: RunConfig, endpoint: Endpoi
     if new_endpoint.concurrency == endpoint.calls_in_flight and endpoint.concurrency is None:
         new_endpoint = replace(new_endpoint, concurrency=None)  # keep "the default"
     return new_config, new_endpoint
+
+
+def _gates(form: Any, gates: GateConfig) -> GateConfig:
+    """The dataset gates the form asks for; files are checked (exist, hold text) now, so a
+    wrong path is an error in the panel, not a failure when the generation closes."""
+    if not isinstance(form, Mapping):
+        return gates
+    near = form.get("near_dup", gates.near_dup)
+    near = None if near in ("", None) else _number({"near_dup": near}, "near_dup", float, None)
+    files = form.get("decontaminate", list(gates.decontaminate))
+    if isinstance(files, str):
+        files = [f for f in files.splitlines() if f.strip()]
+    new = replace(gates, dedup=bool(form.get("dedup", gates.dedup)), near_dup=near,
+                  decontaminate=tuple(str(f).strip() for f in files))
+    if new.decontaminate and new.decontaminate != gates.decontaminate:
+        from ..gates import load_index
+
+        load_index(new.decontaminate, new.decontaminate_field, new.decontaminate_ngram)
+    return new
