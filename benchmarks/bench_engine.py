@@ -102,8 +102,11 @@ def main() -> int:
                 calls_per = runs[0][1] / n
                 bound = c / calls_per / latency if latency else float("inf")
                 ratio = rate / bound if latency else float("nan")
+                # At zero latency there is no concurrency bound: "-", not inf/nan.
+                bound_s = f"{bound:>8.1f}" if latency else f"{'-':>8}"
+                ratio_s = f"{ratio:>6.2f}" if latency else f"{'-':>6}"
                 print(f"{latency * 1000:>6.0f}ms {c:>5} {n:>5} {rate:>8.1f} "
-                      f"{bound:>8.1f} {ratio:>6.2f} {seq:>10.1f} {rate / seq:>6.1f}x")
+                      f"{bound_s} {ratio_s} {seq:>10.1f} {rate / seq:>6.1f}x")
                 if latency == 0.5 and c == 64 and ratio < 0.9:
                     failures += 1
                 if latency == 0.0 and c >= 32 and rate < 150:
