@@ -334,8 +334,6 @@ def test_serve_local_main_prints_the_url_and_stops_on_ctrl_c(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_cli_one_generation_on_local_model(tmp_path: Path) -> None:
-    if not (ROOT / "evolviz" / "cli.py").exists():
-        pytest.skip("evolviz/cli.py has not landed yet")
     from evolviz.store import RunStore
 
     seeds_file = ROOT / "seeds" / "tiny.txt"
