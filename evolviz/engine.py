@@ -296,15 +296,17 @@ class Evolution:
     def plan(self, generation: int) -> list[str]:
         """The operators of `generation`: as stored when it started, else drawn now."""
         stored = self.store.plan(generation)
-        if stored is not None:
-            return stored
+        return stored if stored is not None else self._draw_plan(generation)
+
+    def _draw_plan(self, generation: int) -> list[str]:
         ops = list(self._templates.operators)
         return operator_plan(self._config.seed, generation, ops,
                              self._config.weights_for(ops), self.pool_size)
 
     def _start_generation(self, generation: int) -> list[str]:
-        plan = self.plan(generation)
-        if self.store.plan(generation) is None:
+        plan = self.store.plan(generation)
+        if plan is None:
+            plan = self._draw_plan(generation)
             self.store.set_plan(generation, plan)
         missing = sorted(set(plan) - set(self._templates.operators))
         if missing:
@@ -359,7 +361,6 @@ class Evolution:
 
         n_workers = max(1, min(client.concurrency, todo.qsize()))
         workers = [asyncio.create_task(worker()) for _ in range(n_workers)]
-        remaining = todo.qsize()
 
         async def closer() -> None:
             try:
@@ -373,7 +374,6 @@ class Evolution:
                 cand = await results.get()
                 if cand is None:
                     break
-                remaining -= 1
                 yield cand
             await closing  # re-raises a store error from a worker
             if stopped:

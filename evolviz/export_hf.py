@@ -14,7 +14,6 @@ data alone. Only accepted rows are written: a row any rule rejected never is. Re
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -219,14 +218,6 @@ class _Stats:
             "rejections_by_rule": dict(sorted(self.rejected_by.items())),
             "models": {role: dict(c.most_common()) for role, c in sorted(self.models.items())},
         }
-
-
-def file_sha256(path: str | Path) -> str | None:
-    try:
-        with open(path, "rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
-    except OSError:
-        return None
 
 
 def now_iso() -> str:

@@ -73,6 +73,13 @@ class TokenCounter:
 FATAL_STATUSES = frozenset({401, 403, 404})
 
 
+def _refuses_structured_output(e: openai.APIStatusError) -> bool:
+    """The endpoint refused the `response_format` itself: a 400/422 (most likely it), or
+    llama-cpp-python's 500 that names the field (its request validation)."""
+    return e.status_code in (400, 422) or (e.status_code == 500
+                                           and "response_format" in str(e.message))
+
+
 class _Retryable(Exception):
     def __init__(self, error_class: str, message: str, retry_after: float | None = None):
         super().__init__(message)
@@ -270,32 +277,24 @@ class LLMClient:
                 last = _Retryable("ConnectionError", str(e) or "the connection failed")
                 if self.recover is not None and attempt - refused < self.max_retries:
                     await self._recover(seen_recoveries)
-            except openai.InternalServerError as e:
-                if response_format is not None and "response_format" in str(e.message):
-                    # llama-cpp-python answers a response_format it cannot read with a 500
-                    # naming the field: the same refusal as a 400, not a server fault.
+            except openai.APIStatusError as e:
+                if response_format is not None and _refuses_structured_output(e):
+                    # Asked once more without it; the parsers read prose too.
                     self.structured_output = False
                     response_format = result.response_format = None
                     result.retries.append("StructuredOutputRefused")
                     refused = 1
                     continue
-                last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}",
-                                  _retry_after_seconds(e.response))
-            except openai.APIStatusError as e:
-                if e.status_code in (408, 409):
+                if isinstance(e, openai.InternalServerError):
+                    last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}",
+                                      _retry_after_seconds(e.response))
+                elif e.status_code in (408, 409):
                     last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}")
                 elif e.status_code in FATAL_STATUSES:
                     self.tokens.failed_calls += 1
                     raise EndpointError(self.base_url, e.status_code, e.message) from None
-                elif response_format is not None and e.status_code in (400, 422):
-                    # Most likely the structured-output request itself: once without it.
-                    self.structured_output = False
-                    response_format = result.response_format = None
-                    result.retries.append("StructuredOutputRefused")
-                    refused = 1
-                    continue
                 else:
-                    # 400/401/403/404/422: retrying the same request cannot help.
+                    # 400/422 and the like: retrying the same request cannot help.
                     return self._fail(result, started, "BadRequest",
                                       f"HTTP {e.status_code}: {e.message}", hold)
             except (openai.APIResponseValidationError, ValueError, TypeError, KeyError) as e:

@@ -34,7 +34,7 @@ import plotly.graph_objects as go
 from . import diversity
 from .store import RunStore, RunView
 
-__all__ = ["COLOUR_BY", "MapView", "Placed", "generation_charts_data", "tooltip_text"]
+__all__ = ["COLOUR_BY", "MapView", "Placed", "tooltip_text"]
 
 _REF_COLOURS = {"alpaca": "#7aa6d6", "sharegpt": "#f2a65a"}
 _SEED_COLOUR = "#222222"
@@ -340,7 +340,7 @@ class MapView:
         return rows
 
     def update_charts(self, store: RunStore) -> dict[str, Any]:
-        data = generation_charts_data(store)
+        data = RunView(store).chart_series()
         rows = self.diversity_rows()
         acc, rej, dif, div = (self.charts[k] for k in
                               ("acceptance", "rejections", "difficulty", "diversity"))
@@ -419,7 +419,3 @@ def _finite(value: Any) -> float | None:
     """NaN (a metric undefined for one point) as a gap: JSON, hence the widget, has no NaN."""
     return None if value is None or not math.isfinite(float(value)) else float(value)
 
-
-def generation_charts_data(store: RunStore) -> dict[str, Any]:
-    """Per-generation series straight from the store (cheap aggregate queries)."""
-    return RunView(store).chart_series()

@@ -78,9 +78,6 @@ class Endpoint:
         # request in flight and 27 tok/s in all at four (benchmarks/bench_local_model.py).
         return self.concurrency or (1 if self.local else 8)
 
-    def describe(self) -> str:
-        return "the embedded local model" if self.local else str(self.base_url)
-
 
 def default_sampling(endpoint: Endpoint) -> dict[str, Sampling]:
     """The sampling preset for an endpoint: the local 135M model wants shorter outputs."""

@@ -83,7 +83,7 @@ def test_next_pool_keeps_the_parent_of_a_rejected_slot(tmp_path):
         s.add_candidate(cand(1, 0, "seed-000000", "accepted"))
         s.add_candidate(cand(1, 1, "seed-000001", "rejected"))
         s.add_candidate(cand(1, 2, "seed-000002", "failed"))
-        s.write_next_pool(1, s.count_generation(1))
+        s.close_generation(1, s.count_generation(1))
         assert [m.id for m in s.pool(2)] == ["g1-000000", "seed-000001", "seed-000002"]
         assert s.pool(2)[0].text == "inst 1/0" and s.pool(2)[0].generation == 1
         assert check_store(s) == []
@@ -95,7 +95,7 @@ def test_check_store_finds_a_hole(tmp_path):
         s.add_candidate(cand(1, 0, "seed-000000"))
         s.add_candidate(cand(1, 1, "seed-000001"))
         s.add_candidate(cand(1, 2, "seed-000002"))
-        s.write_next_pool(1, s.count_generation(1))
+        s.close_generation(1, s.count_generation(1))
         s.conn.execute("DELETE FROM candidates WHERE slot = 1")
         problems = check_store(s)
         assert any("2 candidates for a pool of 3" in p for p in problems), problems

@@ -84,19 +84,19 @@ class Explorer:
         price_per_1k_tokens: float = 0.0,
         k: int = 20,
         reference_sample: int = 500,
-        map_sample: int | None = None,
         session: RunSession | None = None,
     ):
         self.seed_problems: list[str] = []
         if session is None:
             endpoint = Endpoint(base_url=base_url, model=model, api_key_env=api_key_env,
                                 concurrency=concurrency)
-            template_set = (templates if isinstance(templates, TemplateSet)
-                            else TemplateSet.load(templates))
+            # None: the stored run's templates, or the built-ins for a new run.
+            template_set = (TemplateSet.load(templates) if isinstance(templates, str | Path)
+                            else templates)
             if seeds is None and store is not None and RunSession.has_run(store):
                 # A store that holds a run already: look at that run, not the demo seeds.
                 session = RunSession.open(store, endpoint=endpoint, config=config,
-                                          templates=template_set if templates else None)
+                                          templates=template_set)
             else:
                 loaded, self.seed_problems = _as_seeds(seeds)
                 session = RunSession(store, seeds=loaded, config=config,
@@ -107,6 +107,7 @@ class Explorer:
         self.messages: list[str] = list(self.seed_problems[:5])
         self.widget = ExplorerWidget()
         self._task: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
         self._running_since: float | None = None
         self._last_status = 0.0
         self._last_map = 0.0
@@ -115,8 +116,8 @@ class Explorer:
         self.templates_ui = TemplatesController(session, self.widget, self.say,
                                                 self._default_instruction)
         self.maps = (MapController(session, references=references, on_select=self.select,
-                                   on_lasso=self.show_ids, k=k, reference_sample=reference_sample,
-                                   map_sample=map_sample) if maps else None)
+                                   on_lasso=self.show_ids, k=k, reference_sample=reference_sample)
+                     if maps else None)
         self._push_settings()
         self.templates_ui.push()
         self.widget.on_msg(self._on_msg)
@@ -127,7 +128,7 @@ class Explorer:
         parts: list[ipw.Widget] = [self.widget]
         if self.maps is not None:
             parts += self.maps.widgets()
-            self._map_task: asyncio.Task | None = self._schedule(self.maps.load())
+            self._schedule(self.maps.load())
         self.layout = ipw.VBox(parts)
 
     @classmethod
@@ -180,11 +181,6 @@ class Explorer:
     @property
     def last_rerun(self) -> Candidate | None:
         return self.templates_ui.last_rerun
-
-    def configure(self, **changes: Any) -> None:
-        """Change settings from code (`seed`, `rules`, `sampling`...): as the form does."""
-        self.session.configure(config=self.config.with_(**changes))
-        self._push_settings()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -321,6 +317,9 @@ class Explorer:
         except RuntimeError:
             loop = asyncio.get_event_loop_policy().get_event_loop()
         task = loop.create_task(coro)
+        # The loop holds tasks weakly: keep each one alive until it is done.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         task.add_done_callback(self._report)
         return task
 
@@ -387,7 +386,8 @@ class Explorer:
             await self.maps.wait(timeout)
 
     def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """Cancel the run and every background task (map load, re-runs); close the run."""
+        for task in list(self._tasks):
+            task.cancel()
         with contextlib.suppress(Exception):
             self.session.close()

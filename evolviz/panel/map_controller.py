@@ -31,9 +31,7 @@ class MapController:
 
     def __init__(self, session: RunSession, *, references: Any, on_select: Callable[[str], None],
                  on_lasso: Callable[[list[str] | None], None] | None = None,
-                 k: int = 20, reference_sample: int = 500, batch: int = 2000,
-                 map_sample: int | None = None):
-        """`map_sample` is accepted for old callers and ignored: every point is drawn."""
+                 k: int = 20, reference_sample: int = 500, batch: int = 2000):
         self.session = session
         self.references = references
         self.k = k

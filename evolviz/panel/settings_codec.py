@@ -44,12 +44,15 @@ def encode_settings(config: RunConfig, endpoint: Endpoint,
     }
 
 
-def _number(form: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
-    value = form.get(key, default)
+def _as_number(value: Any, field: str, kind: type) -> Any:
     try:
         return kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"settings field {key!r}: {value!r} is not a number") from None
+        raise ConfigError(f"settings field {field!r}: {value!r} is not a number") from None
+
+
+def _number(form: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
+    return _as_number(form.get(key, default), key, kind)
 
 
 def decode_settings(form: Mapping[str, Any], config: RunConfig, endpoint: Endpoint,
@@ -76,13 +79,13 @@ def decode_settings(form: Mapping[str, Any], config: RunConfig, endpoint: Endpoi
     for role, n in (form.get("max_tokens") or {}).items():
         if role not in sampling:
             raise ConfigError(f"settings field 'max_tokens': unknown role {role!r}")
-        n = _number({"n": n}, "n", int, 0)
+        n = _as_number(n, f"max_tokens.{role}", int)
         if n < 1:
             raise ConfigError(f"settings field 'max_tokens.{role}': must be >= 1")
         sampling[role] = replace(sampling[role], max_tokens=n)
 
-    weights = {op: _number(form.get("weights") or {}, op, float, 1.0)
-               for op in (form.get("weights") or {})}
+    weights = {op: _as_number(w, f"weights.{op}", float)
+               for op, w in (form.get("weights") or {}).items()}
     replace(config, operator_weights=weights).weights_for(list(operators))  # names, values
     if all(w == 1.0 for w in weights.values()):
         weights = {}  # uniform: the paper's choice, and what a fresh run stores
@@ -108,7 +111,7 @@ def _gates(form: Any, gates: GateConfig) -> GateConfig:
     if not isinstance(form, Mapping):
         return gates
     near = form.get("near_dup", gates.near_dup)
-    near = None if near in ("", None) else _number({"near_dup": near}, "near_dup", float, None)
+    near = None if near in ("", None) else _as_number(near, "gates.near_dup", float)
     files = form.get("decontaminate", list(gates.decontaminate))
     if isinstance(files, str):
         files = [f for f in files.splitlines() if f.strip()]

@@ -7,7 +7,7 @@ panel never loads more than a page of a 250K-candidate run and no other module w
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -247,16 +247,6 @@ class RunView:
         return [r[0] for r in self.conn.execute(
             "SELECT DISTINCT generation FROM candidates WHERE status='accepted' "
             "ORDER BY generation")]
-
-    def accepted_texts(self, generation: int | None = None) -> Iterator[tuple[str, int, str]]:
-        """(id, generation, instruction) of accepted candidates, streamed."""
-        sql = "SELECT id, generation, instruction FROM candidates WHERE status='accepted'"
-        args: list[Any] = []
-        if generation is not None:
-            sql += " AND generation=?"
-            args.append(generation)
-        yield from ((r[0], r[1], r[2] or "") for r in
-                    self.conn.execute(sql + " ORDER BY generation, slot", args))
 
     def seed_texts(self) -> list[tuple[str, str]]:
         """(id, text) of every seed, in order."""

@@ -241,21 +241,16 @@ class RunStore:
                 "UPDATE pool SET operator=? WHERE generation=? AND slot=?",
                 [(op, generation, slot) for slot, op in enumerate(operators)])
 
-    def write_next_pool(self, generation: int, stats: GenerationStats) -> None:
-        """Close `generation` and decide the next pool, atomically.
-
-        An accepted candidate replaces its parent in its slot; after a rejection or a
-        failure the parent stays, to be evolved again (the paper's pool semantics).
-        """
-        with self.transaction():
-            self._write_next_pool(generation, stats)
-
     def close_generation(self, generation: int, stats: GenerationStats,
                          judged: Sequence[Candidate] = ()) -> GenerationStats:
         """Apply the dataset stage's verdicts (`judged`: candidates re-recorded with them)
         and close `generation`, in one transaction: a kill -9 leaves either both or
         neither, and a candidate the stage rejected never replaces its parent. Returns the
-        counts as recomputed after the verdicts."""
+        counts as recomputed after the verdicts.
+
+        An accepted candidate replaces its parent in its slot; after a rejection or a
+        failure the parent stays, to be evolved again (the paper's pool semantics).
+        """
         with self.transaction():
             for c in judged:
                 self.replace_candidate(c)
