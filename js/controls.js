@@ -29,6 +29,7 @@ export function createControls(model) {
       el("span", { text: `cost $${fmt(s.cost, 4)}` }),
       el("span", { class: "evz-meta", text: `${s.endpoint || ""}` }),
     );
+    if (s.budget) status.append(el("span", { class: `evz-budget ${/reached/.test(s.budget) ? "evz-bad" : ""}`, text: s.budget }));
     if (s.message) status.append(el("div", { class: `evz-message-line ${s.error ? "evz-bad" : ""}`, text: s.message }));
     bar.style.width = `${s.pool_size ? Math.min(100, (100 * (s.done || 0)) / s.pool_size) : 0}%`;
   }
@@ -52,6 +53,12 @@ export function createControls(model) {
       el("label", { class: "evz-check" }, el("input", { type: "checkbox", class: "evz-dedup", checked: gates.dedup ? true : undefined, onchange: (e) => setGate({ dedup: e.target.checked }) }), el("span", { text: "duplicate: reject exact duplicates" })),
       field("near-duplicate at cosine ≥ (empty: off)", el("input", { class: "evz-input evz-num evz-near-dup", type: "number", min: 0, max: 1, step: 0.01, value: gates.near_dup ?? "", onchange: (e) => setGate({ near_dup: e.target.value === "" ? null : Number(e.target.value) }) })),
       field("contaminated: benchmark files (one per line)", el("textarea", { class: "evz-textarea evz-decontaminate", rows: 2, spellcheck: "false", text: (gates.decontaminate || []).join("\n"), onchange: (e) => setGate({ decontaminate: e.target.value.split("\n").map((x) => x.trim()).filter(Boolean) }) })));
+    const budget = st.budget || {};
+    const setBudget = (key, value) => set({ budget: { ...budget, [key]: value === "" ? null : Number(value) } });
+    const budgetNum = (key, label, step) => field(label, el("input", { class: "evz-input evz-num", type: "number", min: 0, step, value: budget[key] ?? "", dataset: { budget: key }, onchange: (e) => setBudget(key, e.target.value) }));
+    const budgetBox = el("div", { class: "evz-row-flex evz-budget-fields" },
+      budgetNum("max_tokens", "stop before (tokens, whole run)", 1000), budgetNum("max_cost", "stop before (USD, whole run)", 0.01),
+      budgetNum("price_in", "USD per 1M input tokens", 0.01), budgetNum("price_out", "USD per 1M output tokens", 0.01));
     settingsBox.append(
       el("div", { class: "evz-row-flex" }, field("seed", num("seed")), field("temperature", num("temperature", 0.1)), field("concurrency", num("concurrency")),
         field("endpoint", text("base_url")), field("model", text("model"))),
@@ -63,6 +70,7 @@ export function createControls(model) {
         el("span", { text: "rate accepted instructions' difficulty 1–10 with the judge (one more call each)" })),
       el("div", { class: "evz-label", text: "operator weights (uniform = the paper)" }), weights,
       el("div", { class: "evz-label", text: "reply budgets per role (an answer cut off at its budget is rejected as answer_truncated)" }), maxTokens,
+      el("div", { class: "evz-label", text: "budget (empty: no limit; a stop keeps everything finished, and Step continues once raised)" }), budgetBox,
       el("div", { class: "evz-label", text: "dataset gates (judged when a generation closes; the what-if above applies them too)" }), gateBox,
     );
   }

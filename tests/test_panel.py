@@ -225,3 +225,49 @@ async def test_a_stored_run_is_placed_whole_in_batches_with_progress(server, tmp
     progress = [n for n in notes if n.startswith("placing the run's points")]
     assert progress and progress[-1].endswith(f"{accepted}/{accepted}"), notes
     assert again.maps.view.scatter.widget.points.shape[0] == 200 + 8 + accepted
+
+
+def _outcomes(store):
+    return [(c.id, c.status, c.rejected_by, c.instruction, c.answer)
+            for c in store.candidates()]
+
+
+async def test_a_budget_set_in_the_form_stops_step_and_a_raised_one_resumes_it(server,
+                                                                               tmp_path):
+    reference = explorer(server, tmp_path / "ref")
+    await press(reference, "step")
+    await press(reference, "step")
+    full = _outcomes(reference.store)
+    full_tokens = sum(reference.store.token_totals())
+
+    ex = explorer(server, tmp_path / "budget")
+    budget = {"max_tokens": full_tokens // 2, "max_cost": None, "price_in": 1.0,
+              "price_out": 4.0}
+    ex.widget.settings = {**ex.widget.settings, "budget": budget}
+    assert ex.budget is not None and ex.budget.max_tokens == full_tokens // 2
+    await press(ex, "step")
+    status = ex.widget.status
+    assert "stopped: the budget" in status["message"] and not status["error"]
+    assert "(reached)" not in status["budget"]  # a fresh copy: the limit, not the stop
+    assert f"of {full_tokens // 2:,}" in status["budget"] and "USD" in status["budget"]
+    spent = sum(ex.store.token_totals())
+    assert 0 < spent <= full_tokens // 2
+    assert 0 < ex.store.candidate_count() < 8 and ex.store.finished_generations() == []
+    prompt, completion = ex.store.token_totals()
+    assert status["cost"] == pytest.approx((prompt * 1.0 + completion * 4.0) / 1e6)
+
+    ex.widget.settings = {**ex.widget.settings, "budget": {**budget, "max_tokens": None}}
+    assert ex.budget is not None and ex.budget.max_tokens is None  # prices stay
+    await press(ex, "step")
+    await press(ex, "step")
+    assert _outcomes(ex.store) == full  # resumed with no duplicate and nothing lost
+
+
+async def test_a_bad_budget_is_refused_with_the_field_named(server, tmp_path):
+    ex = explorer(server, tmp_path)
+    ex.widget.settings = {**ex.widget.settings, "budget": {"max_cost": 0.5}}
+    assert "budget" in ex.widget.status["message"] and ex.widget.status["error"]
+    assert ex.budget is None and ex.widget.settings["budget"]["max_cost"] is None
+    ex.set_budget(max_tokens=500)
+    assert ex.widget.settings["budget"]["max_tokens"] == 500
+    assert ex.widget.status["budget"] == "budget: 0 tokens spent of 500"

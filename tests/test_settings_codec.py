@@ -100,3 +100,24 @@ def test_the_form_shows_the_gates_and_every_roles_reply_budget():
     form = encode_settings(RunConfig(), Endpoint(), OPS)
     assert form["gates"] == {"dedup": True, "near_dup": None, "decontaminate": []}
     assert set(form["max_tokens"]) == {"evolver", "answerer", "judge"}
+
+
+def test_the_budget_fields_decode_to_a_checked_budget_or_none():
+    from evolviz.budget import Budget
+    from evolviz.panel.settings_codec import decode_budget, encode_budget
+
+    assert decode_budget(None) is None
+    assert decode_budget(encode_budget(None)) is None
+    assert decode_budget({"max_tokens": "", "price_in": None}) is None
+    b = decode_budget({"max_tokens": "9000", "max_cost": 2, "price_in": 0.15,
+                       "price_out": 0.6})
+    assert (b.max_tokens, b.max_cost, b.prices) == (9000, 2.0, (0.15, 0.6))
+    assert decode_budget(encode_budget(b)) == Budget(9000, 2.0, (0.15, 0.6))
+    with pytest.raises(ConfigError, match=r"'budget.max_tokens'.*not a number"):
+        decode_budget({"max_tokens": "lots"})
+    with pytest.raises(ConfigError, match=r"'budget'.*both prices"):
+        decode_budget({"price_in": 1.0})
+    with pytest.raises(ConfigError, match=r"'budget'.*max cost needs both prices"):
+        decode_budget({"max_cost": 1.0})
+    with pytest.raises(ConfigError, match=r"'budget.max_tokens'.*>= 0"):
+        decode_budget({"max_tokens": -5})

@@ -24,6 +24,7 @@ from typing import Any
 
 import ipywidgets as ipw
 
+from ..budget import Budget, BudgetReached
 from ..config import RunConfig
 from ..errors import EvolvizError
 from ..records import Candidate
@@ -34,7 +35,7 @@ from ..templates import TemplateSet
 from ..whatif import what_if
 from ..widget import ExplorerWidget
 from .map_controller import MapController
-from .settings_codec import decode_settings, encode_settings
+from .settings_codec import decode_budget, decode_settings, encode_budget, encode_settings
 from .templates_controller import TemplatesController
 
 __all__ = ["Explorer"]
@@ -85,6 +86,7 @@ class Explorer:
         k: int = 20,
         reference_sample: int = 500,
         session: RunSession | None = None,
+        budget: Budget | None = None,
     ):
         self.seed_problems: list[str] = []
         if session is None:
@@ -104,6 +106,10 @@ class Explorer:
         self.session = session
         session.notify = self.say
         self.price = price_per_1k_tokens
+        # The spending limit Step and Run stop at, as `evolviz run --max-tokens/--max-cost`
+        # does; None: no limit. `_live_budget` is the one the client consults mid-run.
+        self.budget = budget
+        self._live_budget: Budget | None = None
         self.messages: list[str] = list(self.seed_problems[:5])
         self.widget = ExplorerWidget()
         self._task: asyncio.Task | None = None
@@ -192,8 +198,9 @@ class Explorer:
     def _push_settings(self) -> None:
         self._pushing = True
         try:
-            self.widget.settings = encode_settings(self.config, self.session.endpoint,
-                                                   list(self.templates.operators))
+            self.widget.settings = {**encode_settings(self.config, self.session.endpoint,
+                                                      list(self.templates.operators)),
+                                    "budget": encode_budget(self.budget)}
         finally:
             self._pushing = False
 
@@ -216,7 +223,8 @@ class Explorer:
             "rejected": sum(stats.rejected.values()),
             "failed": stats.failed,
             "tokens": tokens,
-            "cost": tokens / 1000 * self.price,
+            "cost": self._cost(tokens),
+            "budget": self._budget_line(),
             "finished_generations": len(store.finished_generations()),
             "endpoint": self.session.endpoint_label(),
             "message": " · ".join(self.messages[-3:]),
@@ -225,6 +233,39 @@ class Explorer:
         if page:
             self.widget.options = RunView(store).filter_options()
             self._on_query()
+
+    def _spending(self) -> Budget | None:
+        """The budget with what the whole run has spent (the live one during a run)."""
+        if self._live_budget is not None:
+            return self._live_budget
+        if self.budget is None:
+            return None
+        b = self.budget  # a fresh one each time: `reached` and reservations are per run
+        limit = Budget(max_tokens=b.max_tokens, max_cost=b.max_cost, prices=b.prices)
+        limit.spent_prompt, limit.spent_completion = self.store.token_totals()
+        return limit
+
+    def _cost(self, tokens: int) -> float:
+        limit = self._spending()
+        if limit is not None and limit.prices is not None:
+            return limit.cost(limit.spent_prompt, limit.spent_completion)
+        return tokens / 1000 * self.price
+
+    def _budget_line(self) -> str:
+        limit = self._spending()
+        if limit is None:
+            return ""
+        return "budget: " + limit.spent() + (" (reached)" if limit.reached else "")
+
+    def set_budget(self, max_tokens: int | None = None, max_cost: float | None = None,
+                   prices: tuple[float, float] | None = None) -> None:
+        """Stop Step/Run before a call would cross this many tokens or USD for the whole
+        run (prices: USD per million input and output tokens). No arguments: no limit."""
+        unset = max_tokens is None and max_cost is None and prices is None
+        self.budget = None if unset else Budget(max_tokens=max_tokens, max_cost=max_cost,
+                                                prices=prices)
+        self._push_settings()
+        self.refresh(page=False)
 
     @property
     def _running(self) -> bool:
@@ -263,7 +304,9 @@ class Explorer:
             config, endpoint = decode_settings(change["new"], self.config,
                                                self.session.endpoint,
                                                list(self.templates.operators))
+            budget = decode_budget(change["new"].get("budget"))
             self.session.configure(config=config, endpoint=endpoint)
+            self.budget = budget
             self.say("settings applied (from the next generation on)")
         except (EvolvizError, ValueError, TypeError) as e:
             self.say(f"error: {e}")
@@ -355,7 +398,8 @@ class Explorer:
     async def _run(self, generations: int) -> list[Candidate]:
         out: list[Candidate] = []
         try:
-            await self.session.client_async()
+            client = await self.session.client_async()
+            client.budget = self._live_budget = self._spending()
             for _ in range(generations):
                 g = self.evolution.next_generation()
                 self.say(f"generation {g}: evolving {self.store.seed_count()} pool members")
@@ -375,7 +419,15 @@ class Explorer:
                          f"{sum(stats.rejected.values())} rejected, {stats.failed} failed")
                 if self.maps is not None:
                     await self.maps.flush()
+        except BudgetReached as e:
+            limit = self._live_budget
+            self.say(f"stopped: {e} ({limit.spent() if limit else ''}). Everything finished "
+                     f"is saved; raise or clear the budget in Settings and Step again to "
+                     f"continue")
         finally:
+            if self.session.client is not None:
+                self.session.client.budget = None
+            self._live_budget = None
             self._running_since = None
             self.refresh()
         return out

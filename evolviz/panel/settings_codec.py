@@ -12,13 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from ..budget import Budget
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..gates import GateConfig
 from ..rules import RULE_IDS
 from ..session import Endpoint
 
-__all__ = ["decode_settings", "encode_settings"]
+__all__ = ["decode_budget", "decode_settings", "encode_budget", "encode_settings"]
 
 #: Roles whose temperature the form's single "temperature" field sets.
 TEMPERATURE_ROLES = ("evolver", "answerer")
@@ -122,3 +123,46 @@ def _gates(form: Any, gates: GateConfig) -> GateConfig:
 
         load_index(new.decontaminate, new.decontaminate_field, new.decontaminate_ngram)
     return new
+
+
+BUDGET_FIELDS = ("max_tokens", "max_cost", "price_in", "price_out")
+
+
+def encode_budget(budget: Budget | None) -> dict[str, Any]:
+    """The form's budget fields (None: no limit) for a budget, or for none."""
+    if budget is None:
+        return dict.fromkeys(BUDGET_FIELDS)
+    prices = budget.prices or (None, None)
+    return {"max_tokens": budget.max_tokens, "max_cost": budget.max_cost,
+            "price_in": prices[0], "price_out": prices[1]}
+
+
+def decode_budget(form: Any) -> Budget | None:
+    """The run budget the form asks for (checked as `evolviz run --max-tokens/--max-cost`
+    checks it), or None when no limit is set. Prices alone price the status line."""
+    if not isinstance(form, Mapping):
+        return None
+    values: dict[str, Any] = {}
+    for key in BUDGET_FIELDS:
+        v = form.get(key)
+        if v in (None, ""):
+            values[key] = None
+            continue
+        kind = int if key == "max_tokens" else float
+        values[key] = _as_number(v, f"budget.{key}", kind)
+        if values[key] < 0:
+            raise ConfigError(f"settings field 'budget.{key}': must be >= 0")
+    priced = [values["price_in"], values["price_out"]]
+    if (priced[0] is None) != (priced[1] is None):
+        raise ConfigError("settings field 'budget': give both prices (USD per million "
+                          "input and output tokens) or neither")
+    prices = (priced[0], priced[1]) if priced[0] is not None else None
+    if values["max_tokens"] is None and values["max_cost"] is None and prices is None:
+        return None
+    try:
+        return Budget(max_tokens=values["max_tokens"], max_cost=values["max_cost"],
+                      prices=prices)
+    except ConfigError as e:
+        raise ConfigError(f"settings field 'budget': {e}".replace("--max-tokens", "max tokens")
+                          .replace("--max-cost", "max cost")
+                          .replace("--price-in and --price-out", "both prices")) from None

@@ -78,6 +78,18 @@ def test_hostile_endpoint_rejections_shown_and_payloads_inert(page, jupyter_serv
     page.wait_for_timeout(500)
     screenshot(page, "panel-hostile-map")
     assert page.evaluate("() => typeof window.__pwned") == "undefined"
+
+    # A budget typed into the settings form stops the next Step before it spends past it:
+    # nothing new is recorded, the status says why and shows what the run has spent.
+    page.locator(".evz-settings-box summary").click()
+    limit = page.locator("input[data-budget='max_tokens']")
+    limit.fill("1")
+    limit.dispatch_event("change")
+    page.locator(".evz-step").click()
+    expect(page.locator(".evz-message-line")).to_contain_text("stopped: the budget",
+                                                               timeout=60_000)
+    expect(page.locator(".evz-budget")).to_contain_text("tokens spent of 1")
+    expect(page.locator(".evz-pill")).to_have_text("next: generation 2")
     assert not run.log.page_errors, run.log.page_errors
 
 
