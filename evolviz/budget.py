@@ -50,6 +50,12 @@ class Budget:
                 raise ConfigError("--max-cost needs --price-in and --price-out "
                                   "(USD per million tokens)")
 
+    def renewed(self, spent_prompt: int = 0, spent_completion: int = 0) -> Budget:
+        """The same limits, not reached, nothing reserved, with this much already spent:
+        what each new run (or resume) starts from."""
+        return Budget(max_tokens=self.max_tokens, max_cost=self.max_cost, prices=self.prices,
+                      spent_prompt=spent_prompt, spent_completion=spent_completion)
+
     def cost(self, prompt: int, completion: int) -> float:
         if self.prices is None:
             return 0.0

@@ -32,3 +32,4 @@ class ExplorerWidget(anywidget.AnyWidget):
     template_focus = t.Dict().tag(sync=True)
     template_result = t.Dict().tag(sync=True)
     reapply_result = t.Dict().tag(sync=True)
+    comparison = t.Dict().tag(sync=True)

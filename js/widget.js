@@ -6,6 +6,7 @@ import { createControls } from "./controls.js";
 import { createList } from "./list.js";
 import { renderCard, renderLineage } from "./card.js";
 import { createTemplateEditor } from "./templates.js";
+import { createCompare } from "./compare.js";
 
 function createFilters(model) {
   const opts = () => model.get("options") || {};
@@ -43,7 +44,7 @@ function createFilters(model) {
 }
 
 function render({ model, el: root }) {
-  const tabs = ["Candidates", "Lineage", "Templates"];
+  const tabs = ["Candidates", "Lineage", "Templates", "Compare"];
   const panes = {};
   const tabBar = el("div", { class: "evz-tabs", role: "tablist" });
   const show = (name) => {
@@ -70,6 +71,7 @@ function render({ model, el: root }) {
   drawLineage();
   panes.Lineage = el("div", { class: "evz-pane" }, el("p", { class: "evz-meta", text: "A seed's family: each generation's attempt, the operator used, and the attempts that failed." }), lineageBox);
   panes.Templates = el("div", { class: "evz-pane" }, createTemplateEditor(model));
+  panes.Compare = el("div", { class: "evz-pane" }, createCompare(model));
 
   root.classList.add("evz-root");
   root.append(

@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from evolviz.panel import Explorer
+from evolviz.store import RunView
 from evolviz.testing import FakeOpenAIServer
 from evolviz.testing.evol_responder import EvolResponder
 
@@ -271,3 +272,39 @@ async def test_a_bad_budget_is_refused_with_the_field_named(server, tmp_path):
     ex.set_budget(max_tokens=500)
     assert ex.widget.settings["budget"]["max_tokens"] == 500
     assert ex.widget.status["budget"] == "budget: 0 tokens spent of 500"
+
+
+async def test_the_compare_tab_flags_the_broken_operator_and_lists_flipped_seeds(
+        tmp_path, seeds_file, fake_llm):
+    from conftest import broken_mutation, run_cli
+
+    seeds = seeds_file(120)
+
+    def cli_run(store, *extra):
+        r = run_cli("run", str(seeds), "--store", str(store), "--base-url",
+                    fake_llm.base_url, "--model", "fake-model", "--no-progress",
+                    "--generations", "2", *extra)
+        assert r.returncode == 0, r.stderr
+        return store
+
+    good = cli_run(tmp_path / "good.db")
+    broken = cli_run(tmp_path / "broken.db", "--templates",
+                     str(broken_mutation(tmp_path / "broken")))
+    ex = Explorer.open(good, base_url=fake_llm.base_url, model="fake-model", maps=False)
+    ex._on_msg(None, {"action": "compare", "path": str(broken)}, None)
+    report = ex.widget.comparison
+    assert report["paired"] and report["pairs"] == 240
+    assert {s["name"] for s in report["significant"] if s["kind"] == "operator"} == {
+        "mutation"}
+    flipped = report["flipped"]
+    assert flipped and report["flipped_total"] == len(flipped)
+    assert sum(f["operator"] == "mutation" for f in flipped) > len(flipped) / 2
+    seed_texts = {text for _, text in RunView(ex.store).seed_texts()}
+    assert {f["seed_text"] for f in flipped} <= seed_texts and all(
+        f["seed_text"] for f in flipped)
+    json.dumps(report)  # widget state: plain JSON
+    assert "compared with" in ex.widget.status["message"] and not ex.widget.status["error"]
+
+    ex._on_msg(None, {"action": "compare", "path": str(tmp_path / "nope.db")}, None)
+    assert ex.widget.status["error"] and "nope.db" in ex.widget.status["message"]
+    assert ex.widget.comparison == report  # a bad path leaves the last comparison shown

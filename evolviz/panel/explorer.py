@@ -34,6 +34,7 @@ from ..store import Query, RunView
 from ..templates import TemplateSet
 from ..whatif import what_if
 from ..widget import ExplorerWidget
+from .compare_view import comparison
 from .map_controller import MapController
 from .settings_codec import decode_budget, decode_settings, encode_budget, encode_settings
 from .templates_controller import TemplatesController
@@ -213,6 +214,7 @@ class Explorer:
             # Between generations, the last finished one's counts say more than zeros.
             shown, stats = g - 1, store.count_generation(g - 1)
         tokens = sum(s.tokens for s in store.generation_stats())
+        limit = self._spending()
         self.widget.status = {
             "running": self._running,
             "generation": g,
@@ -223,10 +225,13 @@ class Explorer:
             "rejected": sum(stats.rejected.values()),
             "failed": stats.failed,
             "tokens": tokens,
-            "cost": self._cost(tokens),
-            "budget": self._budget_line(),
+            "cost": (limit.cost(limit.spent_prompt, limit.spent_completion)
+                     if limit is not None and limit.prices else tokens / 1000 * self.price),
+            "budget": "" if limit is None else "budget: " + limit.spent() + (
+                " (reached)" if limit.reached else ""),
             "finished_generations": len(store.finished_generations()),
             "endpoint": self.session.endpoint_label(),
+            "store": self.store_path,
             "message": " · ".join(self.messages[-3:]),
             "error": any(m.startswith("error") for m in self.messages[-1:]),
         }
@@ -236,26 +241,9 @@ class Explorer:
 
     def _spending(self) -> Budget | None:
         """The budget with what the whole run has spent (the live one during a run)."""
-        if self._live_budget is not None:
+        if self._live_budget is not None or self.budget is None:
             return self._live_budget
-        if self.budget is None:
-            return None
-        b = self.budget  # a fresh one each time: `reached` and reservations are per run
-        limit = Budget(max_tokens=b.max_tokens, max_cost=b.max_cost, prices=b.prices)
-        limit.spent_prompt, limit.spent_completion = self.store.token_totals()
-        return limit
-
-    def _cost(self, tokens: int) -> float:
-        limit = self._spending()
-        if limit is not None and limit.prices is not None:
-            return limit.cost(limit.spent_prompt, limit.spent_completion)
-        return tokens / 1000 * self.price
-
-    def _budget_line(self) -> str:
-        limit = self._spending()
-        if limit is None:
-            return ""
-        return "budget: " + limit.spent() + (" (reached)" if limit.reached else "")
+        return self.budget.renewed(*self.store.token_totals())
 
     def set_budget(self, max_tokens: int | None = None, max_cost: float | None = None,
                    prices: tuple[float, float] | None = None) -> None:
@@ -329,6 +317,8 @@ class Explorer:
                 self.widget.reapply_result = r
                 self.say(f"re-applied rules 2-4 with the current settings: {r['total_changed']}"
                          f" candidate(s) would change status (no LLM call made)")
+            elif action == "compare":
+                self.compare(str(content.get("path") or ""))
             elif action == "template_check":
                 self.templates_ui.check(content)
             elif action == "template_rerun":
@@ -339,6 +329,16 @@ class Explorer:
                 self.templates_ui.save(content)
         except Exception as e:  # the panel reports, never dies
             self.say(f"error: {type(e).__name__}: {e}")
+
+    def compare(self, other: str | Path) -> dict[str, Any]:
+        """This run (A) against another stored run (B), shown in the Compare tab: what
+        `evolviz compare A B --json` reports, with the flipped seeds' text."""
+        limit = self.budget
+        report = comparison(self.store, other, limit.prices if limit else None)
+        self.widget.comparison = report
+        self.say(f"compared with {other}: {len(report['significant'])} significant "
+                 f"difference(s)")
+        return report
 
     def _default_instruction(self, given: str | None) -> str:
         if given:

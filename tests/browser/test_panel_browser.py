@@ -90,6 +90,18 @@ def test_hostile_endpoint_rejections_shown_and_payloads_inert(page, jupyter_serv
                                                                timeout=60_000)
     expect(page.locator(".evz-budget")).to_contain_text("tokens spent of 1")
     expect(page.locator(".evz-pill")).to_have_text("next: generation 2")
+
+    # The Compare tab: this run against a stored run (itself here, so paired and equal).
+    page.locator(".evz-tab[data-tab='Compare']").click()
+    here = page.locator(".evz-compare-a")
+    expect(here).to_contain_text("A: this run, ")
+    page.locator(".evz-compare-path").fill(here.get_attribute("data-store"))
+    page.locator(".evz-compare-go").click()
+    expect(page.locator(".evz-compare-significant")).to_have_text(
+        "no significant difference", timeout=30_000)
+    expect(page.locator(".evz-compare-report")).to_contain_text("paired: ")
+    assert page.locator(".evz-compare-table tbody tr").count() >= 3
+    screenshot(page, "panel-compare")
     assert not run.log.page_errors, run.log.page_errors
 
 

@@ -1,0 +1,37 @@
+"""The panel's compare view: this run against another stored run, as widget state.
+
+The numbers are `evolviz compare`'s (`compare.compare_stores`), so the panel and the CLI
+can never disagree; this module only opens the other store read-only, names the seeds
+whose outcome flipped by their text (the CLI prints ids), and reports a bad path as an
+error that names it instead of raising into the panel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..compare import compare_stores
+from ..errors import StoreError
+from ..store import RunStore, RunView
+
+__all__ = ["comparison"]
+
+#: Flipped seeds shown with their text; the rest are counted.
+FLIPPED_SHOWN = 200
+
+
+def comparison(store: RunStore, other: str | Path,
+               prices: tuple[float, float] | None = None) -> dict[str, Any]:
+    """`compare_stores(store, other)` plus the flipped seeds' text, for the Compare tab."""
+    path = Path(other).expanduser()
+    if not path.is_file():
+        raise StoreError(f"{path}: no such run store to compare with")
+    with RunStore(path, create=False, readonly=True) as b:
+        report = compare_stores(store, b, prices=prices)
+    texts = dict(RunView(store).seed_texts())
+    flipped = report["flipped"]
+    report["flipped"] = [{**f, "seed_text": texts.get(f["seed_id"], "")}
+                         for f in flipped[:FLIPPED_SHOWN]]
+    report["flipped_total"] = len(flipped)
+    return report
