@@ -46,5 +46,5 @@ export function createCompare(model) {
   const draw = () => { clear(box); box.append(renderReport(model.get("comparison"))); };
   model.on("change:comparison", draw);
   draw();
-  return el("div", { class: "evz-compare" }, here, el("div", { class: "evz-row-flex" }, path, go), box);
+  return el("div", { class: "evz-runs-compare" }, here, el("div", { class: "evz-row-flex" }, path, go), box);
 }
