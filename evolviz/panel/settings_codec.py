@@ -159,10 +159,11 @@ def decode_budget(form: Any) -> Budget | None:
     prices = (priced[0], priced[1]) if priced[0] is not None else None
     if values["max_tokens"] is None and values["max_cost"] is None and prices is None:
         return None
-    try:
-        return Budget(max_tokens=values["max_tokens"], max_cost=values["max_cost"],
-                      prices=prices)
-    except ConfigError as e:
-        raise ConfigError(f"settings field 'budget': {e}".replace("--max-tokens", "max tokens")
-                          .replace("--max-cost", "max cost")
-                          .replace("--price-in and --price-out", "both prices")) from None
+    # Checked here in the form's words, so Budget's own (CLI-worded) checks never fire.
+    if values["max_tokens"] == 0 or values["max_cost"] == 0:
+        raise ConfigError("settings field 'budget': a limit of 0 allows no call; leave it "
+                          "empty for no limit")
+    if values["max_cost"] is not None and prices is None:
+        raise ConfigError("settings field 'budget': max cost needs both prices (USD per "
+                          "million input and output tokens)")
+    return Budget(max_tokens=values["max_tokens"], max_cost=values["max_cost"], prices=prices)
