@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -26,7 +27,8 @@ from .records import Candidate, PoolMember
 from .stats import mcnemar_exact, wilson
 from .templates import Template, TemplateSet, parse_template
 
-__all__ = ["ALPHA", "REVISE_MARKER", "optimize", "parse_proposal", "revision_messages"]
+__all__ = ["ALPHA", "REVISE_MARKER", "dev_slice", "kept", "optimize", "parse_proposal",
+           "revision_messages"]
 
 ALPHA = 0.05
 REVISE_MARKER = "#Template to revise#"
@@ -94,57 +96,86 @@ def _failed(cands: Sequence[Candidate]) -> list[bool]:
     return [c.status != "accepted" for c in cands]
 
 
+Progress = Callable[[list[dict[str, Any]], str], None]
+
+
 async def optimize(store: Any, client: Any, templates: TemplateSet, config: Any,
                    dev: Sequence[PoolMember], operator: str, steps: int,
-                   *, sample_failures: int = 5) -> list[dict[str, Any]]:
-    """Run up to `steps` revision steps; returns (and stores) one record per step."""
+                   *, sample_failures: int = 5, progress: Progress | None = None
+                   ) -> list[dict[str, Any]]:
+    """Run up to `steps` revision steps; returns (and stores) one record per step.
+
+    `progress(history, doing)` hears each step as it is recorded and what comes next, so a
+    panel or a terminal can show a loop that takes minutes on a small model."""
     ctx = {"store": store, "client": client, "templates": templates, "config": config}
+    history: list[dict[str, Any]] = []
+
+    def record(entry: dict[str, Any] | None, doing: str) -> None:
+        if entry is not None:
+            history.append(entry)
+            store.set_meta("optimize", {"operator": operator, "steps": history})
+        if progress is not None:
+            progress(history, doing)
+
     current = templates.operators[operator]
+    record(None, f"baseline: evolving {len(dev)} dev seeds with the current template")
     cands = await _evaluate(current, dev, 0, ctx)
     failed = _failed(cands)
     iv = wilson(sum(failed), len(failed))
-    history: list[dict[str, Any]] = [{"step": 0, "status": "baseline", "template": current.user,
-                                      "failure_rate": iv.to_dict(), "n": len(failed)}]
-    store.set_meta("optimize", {"operator": operator, "steps": history})
+    record({"step": 0, "status": "baseline", "template": current.user,
+            "failure_rate": iv.to_dict(), "n": len(failed)}, "")
     for step in range(1, steps + 1):
         failures = [c for c in cands if c.status != "accepted"][:sample_failures]
         if not failures:
+            record(None, "")
             break  # nothing left to learn from
+        record(None, f"step {step} of {steps}: asking the evolver for a revision")
         messages = revision_messages(current, failures)
         call = await client.chat("evolver", messages, config.sampling["evolver"],
                                  sample=f"optimize/{operator}/{step}")
-        record: dict[str, Any] = {"step": step, "revision_call": call.to_dict()}
+        entry: dict[str, Any] = {"step": step, "revision_call": call.to_dict()}
         try:
             proposal = parse_proposal(call.content, current,
                                       f"{store.path}: optimize step {step}")
         except TemplateError as e:
-            record.update(status="invalid", error=str(e))
-            history.append(record)
-            store.set_meta("optimize", {"operator": operator, "steps": history})
+            entry.update(status="invalid", error=str(e))
+            record(entry, "")
             continue
         proposal = replace(proposal, path=f"optimize step {step}")
         if proposal.user.strip() == current.user.strip():
-            record.update(status="unchanged")  # nothing to evaluate; ask again next step
-            history.append(record)
-            store.set_meta("optimize", {"operator": operator, "steps": history})
+            entry.update(status="unchanged")  # nothing to evaluate; ask again next step
+            record(entry, "")
             continue
+        record(None, f"step {step} of {steps}: evolving the {len(dev)} dev seeds with the "
+                     f"proposal")
         new = await _evaluate(proposal, dev, step, ctx)
         new_failed = _failed(new)
         fixed = sum(a and not b for a, b in zip(failed, new_failed, strict=True))
         broke = sum(b and not a for a, b in zip(failed, new_failed, strict=True))
         p = mcnemar_exact(fixed, broke)
         keep = fixed > broke and p < ALPHA
-        record.update(status="kept" if keep else "not kept", template=proposal.user,
-                      diff="".join(difflib.unified_diff(
-                          current.user.splitlines(keepends=True),
-                          proposal.user.splitlines(keepends=True), "current", "proposal")),
-                      failure_rate=wilson(sum(new_failed), len(new_failed)).to_dict(),
-                      n=len(new_failed), fixed=fixed, broke=broke, p=p)
-        history.append(record)
-        store.set_meta("optimize", {"operator": operator, "steps": history})
+        entry.update(status="kept" if keep else "not kept", template=proposal.user,
+                     diff="".join(difflib.unified_diff(
+                         current.user.splitlines(keepends=True),
+                         proposal.user.splitlines(keepends=True), "current", "proposal")),
+                     failure_rate=wilson(sum(new_failed), len(new_failed)).to_dict(),
+                     n=len(new_failed), fixed=fixed, broke=broke, p=p)
+        record(entry, "")
         if keep:
             current, cands, failed = proposal, new, new_failed
     return history
+
+
+def kept(history: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The step whose template the loop ended with: the last kept one, else the baseline."""
+    return next(h for h in reversed(history) if h["status"] in ("kept", "baseline"))
+
+
+def dev_slice(seeds: Sequence[Any], n: int, seed: int) -> list[Any]:
+    """`n` of the seeds, drawn with the run's random seed and kept in file order, so the
+    same command (or the panel on the same run) tests on the same slice."""
+    chosen = random.Random(seed).sample(range(len(seeds)), min(n, len(seeds)))
+    return [seeds[i] for i in sorted(chosen)]
 
 
 def render_steps(history: Sequence[dict[str, Any]]) -> str:
@@ -171,7 +202,7 @@ def render_steps(history: Sequence[dict[str, Any]]) -> str:
 def run_optimize(args: Any) -> int:
     """`evolviz optimize`: dev slice, baseline, up to --steps revisions, the result saved."""
     import json
-    import random
+    import sys
     from pathlib import Path
 
     from .cli.runsetup import load_run_seeds, open_run
@@ -182,10 +213,7 @@ def run_optimize(args: Any) -> int:
     if Path(args.store).exists():
         raise ConfigError(f"--store {args.store}: already exists; an optimize run needs a "
                           f"new store")
-    seeds = load_run_seeds(args)
-    chosen = sorted(random.Random(args.seed).sample(range(len(seeds)),
-                                                    min(args.dev, len(seeds))))
-    run = open_run(args, [seeds[i] for i in chosen], args.store)
+    run = open_run(args, dev_slice(load_run_seeds(args), args.dev, args.seed), args.store)
     try:
         templates = run.evolution.templates
         if args.operator not in templates.operators:
@@ -193,15 +221,19 @@ def run_optimize(args: Any) -> int:
                               f"{list(templates.operators)}")
         dev = run.store.pool(1) or []
 
+        def say(_history: list[dict[str, Any]], doing: str) -> None:
+            if doing:
+                print(f"evolviz optimize: {doing}", file=sys.stderr, flush=True)
+
         async def go() -> list[dict[str, Any]]:
             try:
                 return await optimize(run.store, run.client, templates, run.evolution.config,
-                                      dev, args.operator, args.steps)
+                                      dev, args.operator, args.steps, progress=say)
             finally:
                 await run.client.aclose()
 
         history = asyncio.run(go())
-        final = next(h for h in reversed(history) if h["status"] in ("kept", "baseline"))
+        final = kept(history)
         if args.out:
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
