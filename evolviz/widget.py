@@ -33,3 +33,4 @@ class ExplorerWidget(anywidget.AnyWidget):
     template_result = t.Dict().tag(sync=True)
     reapply_result = t.Dict().tag(sync=True)
     comparison = t.Dict().tag(sync=True)
+    revision = t.Dict().tag(sync=True)

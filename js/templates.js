@@ -1,6 +1,8 @@
 // Template debugging: edit an operator's prompt, see placeholder problems as you type,
-// preview it filled in, re-run one candidate with it, compare, save.
+// preview it filled in, re-run one candidate with it, compare, save; or let the evolver
+// suggest a revision (revision.js).
 import { el, clear, debounce } from "./dom.js";
+import { createRevision } from "./revision.js";
 
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
 
@@ -88,7 +90,18 @@ export function createTemplateEditor(model) {
     saved.textContent = r.saved ? `saved to ${r.saved}` : "";
   }
 
-  select.addEventListener("change", fill);
+  // Loading a suggestion only fills the editor: the person checks it, re-runs a
+  // candidate with it, and applies or saves it, as with any hand edit.
+  const revision = createRevision(model, {
+    current: () => (current() ? edited() : null),
+    useTemplate: (name, text) => {
+      if ((model.get("templates") || {})[name]) select.value = name;
+      user.value = text;
+      check();
+    },
+  });
+
+  select.addEventListener("change", () => { fill(); revision.redraw(); });
   system.addEventListener("input", check);
   user.addEventListener("input", check);
   instruction.addEventListener("input", sendCheck);
@@ -96,7 +109,7 @@ export function createTemplateEditor(model) {
   model.on("change:template_result", showResult);
   model.on("change:template_focus", () => {
     const f = model.get("template_focus") || {};
-    if (f.name) { select.value = f.name; fill(); }
+    if (f.name) { select.value = f.name; fill(); revision.redraw(); }
   });
 
   const node = el("div", { class: "evz-templates" },
@@ -112,7 +125,9 @@ export function createTemplateEditor(model) {
       el("button", { class: "evz-btn", text: "Save", onclick: () => model.send({ action: "template_save", template: edited(), path: savePath.value }) }),
       saved),
     el("div", { class: "evz-label", text: "preview (exactly what would be sent)" }), preview,
-    compare);
+    compare,
+    revision.node);
   load();
+  revision.redraw();
   return node;
 }

@@ -200,7 +200,16 @@ debugging = nb([
            "on a dev slice of seeds (paired McNemar). Slow on the local model:\n\n"
            "    evolviz optimize seeds.jsonl --operator mutation --store opt.db --steps 3 "
            "--dev 30 --out revised/\n\n"
-           "then compare a run with `--templates revised/` against the current one, as above."),
+           "then compare a run with `--templates revised/` against the current one, as above.\n\n"
+           "The panel does the same from the **Templates** tab (*Suggest a revision*), starting "
+           "from the template as edited there and showing each step's diff and numbers as it "
+           "is recorded; a kept revision is loaded into the editor, not applied. From code, on "
+           "a small dev slice so that it stays quick on the local model (a 135M model rarely "
+           "writes a usable template: such a step is recorded as invalid, with why):"),
+    ("code", "from evolviz.optimize import render_steps\n\n"
+             "steps = await ex.suggest_revision(first.operator, steps=1, dev=4)\n"
+             "print(render_steps(steps))\n"
+             "print('every call is in', ex.widget.revision['store'])"),
 ])
 
 paper = nb([

@@ -29,4 +29,5 @@ def test_notebook_runs(name, tmp_path, monkeypatch):
         assert "add_constraints" in text and "mutation" in text and "sorry_short_answer" in text
     if name == "template_debugging":
         assert "caught:" in text and "--- before" in text and "--- after" in text
+        assert "step 0: baseline, failure rate" in text and "optimize-" in text
     nbformat.write(nb, tmp_path / f"{name}.ipynb")

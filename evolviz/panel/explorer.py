@@ -36,8 +36,9 @@ from ..whatif import what_if
 from ..widget import ExplorerWidget
 from .compare_view import comparison
 from .map_controller import MapController
+from .revision_controller import RevisionController
 from .settings_codec import decode_budget, decode_settings, encode_budget, encode_settings
-from .templates_controller import TemplatesController
+from .templates_controller import TemplatesController, template_state
 
 __all__ = ["Explorer"]
 
@@ -122,6 +123,8 @@ class Explorer:
         self.last_error: str | None = None
         self.templates_ui = TemplatesController(session, self.widget, self.say,
                                                 self._default_instruction)
+        self.revisions = RevisionController(session, self.widget, self.say,
+                                            lambda: self.seeds)
         self.maps = (MapController(session, references=references, on_select=self.select,
                                    on_lasso=self.show_ids, k=k, reference_sample=reference_sample)
                      if maps else None)
@@ -327,8 +330,32 @@ class Explorer:
                 self.templates_ui.apply(content)
             elif action == "template_save":
                 self.templates_ui.save(content)
+            elif action == "template_suggest":
+                self._suggest(content)
+            elif action == "template_suggest_stop":
+                self.stop()
         except Exception as e:  # the panel reports, never dies
             self.say(f"error: {type(e).__name__}: {e}")
+
+    def _suggest(self, content: dict[str, Any]) -> asyncio.Task:
+        if self._running:
+            raise EvolvizError("a run is in progress; a revision is tried between "
+                               "generations (stop the run first)")
+        return self.revisions.start(content, self._schedule)
+
+    async def suggest_revision(self, operator: str, *, steps: int = 3, dev: int = 8,
+                               user: str | None = None) -> list[dict[str, Any]]:
+        """What the template editor's "Suggest a revision" does, for notebook cells: the
+        evolver revises `operator`'s template (its current text, or `user`) from its
+        failures on `dev` of the run's seeds, keeping a revision only if it fails
+        significantly less; at most `steps` steps. The run itself is left as it is;
+        `Explorer.revisions.history` and the Templates tab show every step."""
+        if operator not in self.templates.operators:
+            raise EvolvizError(f"{operator!r}: operators are {list(self.templates.operators)}")
+        template = template_state(self.templates.operators[operator])
+        if user is not None:
+            template["user"] = user
+        return await self._suggest({"template": template, "steps": steps, "dev": dev})
 
     def compare(self, other: str | Path) -> dict[str, Any]:
         """This run (A) against another stored run (B), shown in the Compare tab: what
@@ -378,6 +405,8 @@ class Explorer:
         """Evolve `generations` more generations in the background (what Step/Run do)."""
         if self._running:
             raise EvolvizError("a run is already in progress; stop it first")
+        if self.revisions.running:
+            raise EvolvizError("a revision is being evaluated; stop it first")
         self._running_since = time.monotonic()
         self._task = self._schedule(self._run(generations))
         return self._task
@@ -387,6 +416,8 @@ class Explorer:
         if self._task is not None and not self._task.done():
             self._task.cancel()
             self.say("stopped; finished candidates are kept and the run resumes from here")
+        if self.revisions.stop():
+            self.say("stopped the revision loop; the steps so far are kept in its store")
 
     async def step(self) -> list[Candidate]:
         """Evolve one generation and wait for it (for notebook cells: `await ex.step()`)."""
