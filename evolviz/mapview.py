@@ -103,6 +103,7 @@ class MapView:
         self._frame: pd.DataFrame | None = None
         self._base: dict[str, Any] = {}
         self.visible_up_to: int | None = None
+        self.compared: tuple[str, dict[str, Any]] | None = None  # see `overlay`
         self.last_redraw = 0.0  # time.monotonic() of the last send of the points
         self.box = ipw.VBox([ipw.HTML("<i>map loading…</i>")],
                            layout={"width": "100%", "min_height": f"{height}px"})
@@ -339,26 +340,51 @@ class MapView:
                                                                   ref_emb)})
         return rows
 
+    def overlay(self, label: str | None, series: dict[str, Any] | None = None) -> None:
+        """Draw another run's per-generation series over this one's (dashed, "B"), or
+        none. Only what its store holds: its diversity needs its points on this map."""
+        self.compared = None if label is None or series is None else (label, series)
+
     def update_charts(self, store: RunStore) -> dict[str, Any]:
         data = RunView(store).chart_series()
         rows = self.diversity_rows()
         acc, rej, dif, div = (self.charts[k] for k in
                               ("acceptance", "rejections", "difficulty", "diversity"))
+        other = self.compared[1] if self.compared else None
+        runs = [("A", data, "solid"), ("B", other, "dash")] if other else [("", data, "solid")]
+
+        def named(name: str, run: str) -> str:
+            return f"{name} ({run})" if run else name
+
+        colours = _palette([*data["acceptance"], *(other or {}).get("acceptance", {})])
         with acc.batch_update():
             acc.data = ()
-            for op, s in data["acceptance"].items():
-                acc.add_trace(go.Scatter(x=s["x"], y=s["y"], name=op, mode="lines+markers"))
+            for run, series, dash in runs:
+                for op, s in series["acceptance"].items():
+                    acc.add_trace(go.Scatter(x=s["x"], y=s["y"], name=named(op, run),
+                                             mode="lines+markers", legendgroup=op,
+                                             line={"color": colours[op], "dash": dash}))
             acc.update_layout(yaxis={"range": [0, 1.05]})
+        rules = _palette([*data["rejections"], *(other or {}).get("rejections", {})])
+        gens = sorted({g for _, series, _ in runs for s in series["rejections"].values()
+                       for g in s["x"]})
         with rej.batch_update():
             rej.data = ()
-            for rule, s in data["rejections"].items():
-                rej.add_trace(go.Bar(x=s["x"], y=s["y"], name=rule))
+            for rule, colour in rules.items():
+                x, y = _bars([(run, series["rejections"].get(rule)) for run, series, _ in runs],
+                             gens)
+                rej.add_trace(go.Bar(x=x, y=y, name=rule, marker={"color": colour}))
             rej.update_layout(barmode="stack")
         with dif.batch_update():
             dif.data = ()
-            d = data["difficulty"]
-            dif.add_trace(go.Scatter(x=d["x"], y=d["y"], name="mean difficulty",
-                                     mode="lines+markers"))
+            for run, series, dash in runs:
+                d = series["difficulty"]
+                dif.add_trace(go.Scatter(x=d["x"], y=d["y"], name=named("mean difficulty", run),
+                                         mode="lines+markers", line={"dash": dash}))
+        for fig in (acc, rej, dif):
+            base = fig.layout.title.text.split(" · ")[0]
+            fig.layout.title.text = (f"{base} · A: this run, B: {self.compared[0]}"
+                                     if self.compared else base)
         with div.batch_update():
             div.data = ()
             for key, label in (("coverage", "cluster coverage"),
@@ -393,6 +419,26 @@ def _chart(title: str, y_title: str) -> go.FigureWidget:
         yaxis={"title": {"text": y_title}},
         legend={"font": {"size": 10}, "orientation": "h", "y": -0.25},
         hovermode="closest"))
+
+
+def _palette(names: Sequence[str]) -> dict[str, str]:
+    """One colour per name, the same in both runs of a comparison."""
+    colours = pc.qualitative.Plotly
+    unique = list(dict.fromkeys(names))
+    return {n: colours[i % len(colours)] for i, n in enumerate(unique)}
+
+
+def _bars(parts: Sequence[tuple[str, dict[str, list] | None]], gens: Sequence[int]
+          ) -> tuple[Any, list]:
+    """A rule's bars: by generation for one run; for two, a (generation, run) category
+    axis over every generation either run rejected in, so each generation shows A's stack
+    beside B's in the same order in every trace."""
+    if len(parts) == 1:
+        s = parts[0][1] or {"x": [], "y": []}
+        return s["x"], s["y"]
+    values = {(g, run): v for run, s in parts if s for g, v in zip(s["x"], s["y"], strict=True)}
+    cats = [(g, run) for g in gens for run, _ in parts]
+    return [[str(g) for g, _ in cats], [run for _, run in cats]], [values.get(c, 0) for c in cats]
 
 
 def keep_for_reload(fig: go.FigureWidget) -> None:

@@ -13,7 +13,7 @@ function table(head, rows) {
 }
 
 function renderReport(r) {
-  if (!r || !r.a) return el("p", { class: "evz-meta", text: "Give the path of another run store (made by evolviz run or a panel) to compare this run (A) with it (B)." });
+  if (!r || !r.a) return el("p", { class: "evz-meta", text: "Give the path of another run store (made by evolviz run or a panel) to compare this run (A) with it (B); the charts below the panel then show B dashed beside A." });
   const side = (label, s) => el("div", { text: `${label}: ${s.store} · ${s.candidates} candidates, ${s.accepted} accepted, acceptance ${interval(s.acceptance)}` });
   const tests = (r.tests || []).filter((t) => t.n_a || t.n_b).map((t) => el("tr", { class: t.significant ? "evz-significant" : "", dataset: { kind: t.kind, name: t.name } },
     el("td", { text: `${t.kind}: ${t.name}` }), el("td", { text: t.metric }),
@@ -38,6 +38,7 @@ function renderReport(r) {
 export function createCompare(model) {
   const path = el("input", { class: "evz-input evz-compare-path", placeholder: "other run store, e.g. runs/b.db", "aria-label": "run store to compare with", spellcheck: "false" });
   const go = el("button", { class: "evz-btn evz-compare-go", text: "Compare", onclick: () => model.send({ action: "compare", path: path.value.trim() }) });
+  const clearBtn = el("button", { class: "evz-btn evz-compare-clear", text: "Clear", title: "clear the comparison and the charts' overlay", onclick: () => model.send({ action: "compare_clear" }) });
   const box = el("div", { class: "evz-compare-box" });
   const here = el("div", { class: "evz-meta evz-compare-a" });
   const drawHere = () => { const store = (model.get("status") || {}).store || ""; here.textContent = `A: this run, ${store}`; here.dataset.store = store; };
@@ -46,5 +47,5 @@ export function createCompare(model) {
   const draw = () => { clear(box); box.append(renderReport(model.get("comparison"))); };
   model.on("change:comparison", draw);
   draw();
-  return el("div", { class: "evz-runs-compare" }, here, el("div", { class: "evz-row-flex" }, path, go), box);
+  return el("div", { class: "evz-runs-compare" }, here, el("div", { class: "evz-row-flex" }, path, go, clearBtn), box);
 }

@@ -308,6 +308,8 @@ async def test_the_compare_tab_flags_the_broken_operator_and_lists_flipped_seeds
     ex._on_msg(None, {"action": "compare", "path": str(tmp_path / "nope.db")}, None)
     assert ex.widget.status["error"] and "nope.db" in ex.widget.status["message"]
     assert ex.widget.comparison == report  # a bad path leaves the last comparison shown
+    await press(ex, "compare_clear")
+    assert ex.widget.comparison == {} and "comparison cleared" in ex.widget.status["message"]
 
 
 async def test_suggest_a_revision_fixes_a_planted_flaw_beside_the_run(tmp_path, fake_llm):
@@ -370,3 +372,45 @@ async def test_a_revision_loop_stops_and_waits_for_no_run(server, tmp_path):
     await press(ex, "step")
     assert ex.store.candidate_count() == 8
 
+
+async def test_the_charts_overlay_the_compared_run_and_clear_again(server, tmp_path):
+    """After a comparison the charts show B dashed beside A, in the same colour per
+    operator, and rejections as A's stack beside B's for each generation."""
+    from evolviz.mapview import MapView
+    from evolviz.panel.compare_view import other_series
+
+    from conftest import broken_mutation
+
+    a = explorer(server, tmp_path)
+    b = Explorer(TINY, base_url=server.base_url, model="fake-model", maps=False,
+                 store=tmp_path / "b.db", templates=broken_mutation(tmp_path / "broken"))
+    await a.run(2)
+    await b.run(1)
+    view = MapView()
+    view.update_charts(a.store)
+    alone = {t.name for t in view.charts["acceptance"].data}
+    assert alone and not any(n.endswith(("(A)", "(B)")) for n in alone)
+
+    view.overlay("b.db", other_series(b.store_path))
+    view.update_charts(a.store)
+    acc = {t.name: t for t in view.charts["acceptance"].data}
+    ops_a = {n[:-4] for n in acc if n.endswith(" (A)")}
+    ops_b = {n[:-4] for n in acc if n.endswith(" (B)")}
+    assert ops_a == alone and ops_b
+    for op in ops_a & ops_b:
+        assert acc[f"{op} (A)"].line.color == acc[f"{op} (B)"].line.color
+        assert acc[f"{op} (A)"].line.dash == "solid" and acc[f"{op} (B)"].line.dash == "dash"
+        assert list(acc[f"{op} (B)"].x) == [1]  # B ran one generation, A two
+    bars = view.charts["rejections"].data
+    assert bars and all(list(t.x[1]) == ["A", "B"] * (len(t.x[1]) // 2) for t in bars)
+    by_rule = {t.name: dict(zip(zip(t.x[0], t.x[1], strict=True), t.y, strict=True))
+               for t in bars}
+    # The broken mutation template's echoes are rule 4's: B has more of them in gen 1.
+    copied = by_rule["copied_prompt_wording"]
+    assert copied[("1", "B")] > copied[("1", "A")]
+    assert "B: b.db" in view.charts["difficulty"].layout.title.text
+
+    view.overlay(None)
+    view.update_charts(a.store)
+    assert {t.name for t in view.charts["acceptance"].data} == alone
+    assert "B:" not in view.charts["acceptance"].layout.title.text

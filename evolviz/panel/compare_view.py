@@ -15,7 +15,7 @@ from ..compare import compare_stores
 from ..errors import StoreError
 from ..store import RunStore, RunView
 
-__all__ = ["comparison"]
+__all__ = ["comparison", "other_series"]
 
 #: Flipped seeds shown with their text; the rest are counted.
 FLIPPED_SHOWN = 200
@@ -35,3 +35,10 @@ def comparison(store: RunStore, other: str | Path,
                          for f in flipped[:FLIPPED_SHOWN]]
     report["flipped_total"] = len(flipped)
     return report
+
+
+def other_series(other: str | Path) -> dict[str, Any]:
+    """The other run's per-generation chart series, read once: a stored run being compared
+    with does not change under the panel."""
+    with RunStore(Path(other).expanduser(), create=False, readonly=True) as b:
+        return RunView(b).chart_series()

@@ -34,7 +34,7 @@ from ..store import Query, RunView
 from ..templates import TemplateSet
 from ..whatif import what_if
 from ..widget import ExplorerWidget
-from .compare_view import comparison
+from .compare_view import comparison, other_series
 from .map_controller import MapController
 from .revision_controller import RevisionController
 from .settings_codec import decode_budget, decode_settings, encode_budget, encode_settings
@@ -322,6 +322,8 @@ class Explorer:
                          f" candidate(s) would change status (no LLM call made)")
             elif action == "compare":
                 self.compare(str(content.get("path") or ""))
+            elif action == "compare_clear":
+                self.compare(None)
             elif action == "template_check":
                 self.templates_ui.check(content)
             elif action == "template_rerun":
@@ -357,14 +359,23 @@ class Explorer:
             template["user"] = user
         return await self._suggest({"template": template, "steps": steps, "dev": dev})
 
-    def compare(self, other: str | Path) -> dict[str, Any]:
+    def compare(self, other: str | Path | None) -> dict[str, Any]:
         """This run (A) against another stored run (B), shown in the Compare tab: what
-        `evolviz compare A B --json` reports, with the flipped seeds' text."""
+        `evolviz compare A B --json` reports, with the flipped seeds' text; the charts
+        overlay B's acceptance, rejections and difficulty (dashed) until `compare(None)`."""
+        if other is None:
+            self.widget.comparison = {}
+            if self.maps is not None:
+                self.maps.overlay(None)
+            self.say("comparison cleared")
+            return {}
         limit = self.budget
         report = comparison(self.store, other, limit.prices if limit else None)
         self.widget.comparison = report
+        if self.maps is not None:
+            self.maps.overlay(str(other), other_series(other))
         self.say(f"compared with {other}: {len(report['significant'])} significant "
-                 f"difference(s)")
+                 f"difference(s)" + ("; the charts show it dashed (B)" if self.maps else ""))
         return report
 
     def _default_instruction(self, given: str | None) -> str:

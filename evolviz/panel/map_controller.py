@@ -132,6 +132,11 @@ class MapController:
         self.slider.value = max(1, top)
         self.view.update_charts(store)
 
+    def overlay(self, label: str | None, series: dict[str, Any] | None = None) -> None:
+        """Overlay another run's charts on this one's (None: this run alone)."""
+        self.view.overlay(label, series)
+        self.view.update_charts(self.session.store)
+
     async def wait(self, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
         while not self.ready:

@@ -101,6 +101,9 @@ def test_hostile_endpoint_rejections_shown_and_payloads_inert(page, jupyter_serv
         "no significant difference", timeout=30_000)
     expect(page.locator(".evz-compare-report")).to_contain_text("paired: ")
     assert page.locator(".evz-compare-table tbody tr").count() >= 3
+    # The charts overlay B (dashed) with a legend entry per run.
+    expect(page.locator(".js-plotly-plot .legendtext", has_text="(B)").first).to_be_attached(
+        timeout=15_000)
     screenshot(page, "panel-compare")
 
     # "Suggest a revision" on a template broken by hand in the editor (the line that marks
