@@ -40,7 +40,11 @@ _REF_COLOURS = {"alpaca": "#7aa6d6", "sharegpt": "#f2a65a"}
 _SEED_COLOUR = "#222222"
 _OTHER_REF = "#9ccc9c"
 #: What the map can be coloured by (a column of `MapView.frame()`).
-COLOUR_BY = ("source", "generation", "cluster", "operator")
+COLOUR_BY = ("source", "generation", "cluster", "operator", "status", "rule")
+#: Colourings that show the rejected candidates too; the others show the population (the
+#: accepted), which is what the references are compared with.
+SHOWS_REJECTED = ("status", "rule")
+_STATUS_COLOURS = {"accepted": "#2ca02c", "rejected": "#d62728"}
 TOOLTIP_CHARS = 300
 CHART_WIDTH = 460  # px: two charts side by side in the panel's default width, else wrapped
 
@@ -69,6 +73,7 @@ class _Layer:
     ids: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     operators: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)  # "" for an accepted candidate
     coords: list[np.ndarray] = field(default_factory=list)
     clusters: list[np.ndarray] = field(default_factory=list)
     embeddings: list[np.ndarray] = field(default_factory=list)
@@ -79,6 +84,9 @@ class _Layer:
                     np.zeros((0, 1), np.float32))
         return (np.concatenate(self.coords), np.concatenate(self.clusters),
                 np.concatenate(self.embeddings))
+
+    def accepted(self) -> np.ndarray:
+        return np.fromiter((not r for r in self.rules), bool, len(self.rules))
 
 
 class MapView:
@@ -147,15 +155,19 @@ class MapView:
         return Placed(generation, list(ids), list(texts), coords, clusters, emb)
 
     def add(self, placed: Placed, *, draw: bool = True,
-            operators: Sequence[str] | None = None) -> None:
-        """Keep new points; `draw=False` when more batches follow (drawn once at the end)."""
+            operators: Sequence[str] | None = None,
+            rules: Sequence[str | None] | None = None) -> None:
+        """Keep new points; `draw=False` when more batches follow (drawn once at the end).
+        `rules`: the rule that rejected each point (None or "": accepted)."""
         layer = self.layers.setdefault(placed.generation, _Layer())
         seen = set(layer.ids)
         keep = [i for i, cid in enumerate(placed.ids) if cid not in seen]
         ops = list(operators) if operators is not None else [""] * len(placed.ids)
+        why = list(rules) if rules is not None else [""] * len(placed.ids)
         layer.ids += [placed.ids[i] for i in keep]
         layer.texts += [tooltip_text(placed.texts[i]) for i in keep]
         layer.operators += [ops[i] or "evolved" for i in keep]
+        layer.rules += [why[i] or "" for i in keep]
         layer.coords.append(placed.coords[keep])
         layer.clusters.append(placed.clusters[keep])
         layer.embeddings.append(placed.embeddings[keep])
@@ -179,9 +191,13 @@ class MapView:
         op_code = {name: i for i, name in enumerate(op_cats)}
         gen_labels = ["reference", "seeds", *[f"gen {g}" for g in gens if g > 0]]
         gen_code = {g: i + 2 for i, g in enumerate(g for g in gens if g > 0)}
+        rule_cats = ["reference", "seed", "accepted",
+                     *sorted({r for g in gens for r in self.layers[g].rules} - {""})]
+        rule_code = {name: i for i, name in enumerate(rule_cats)}
+        rule_code[""] = rule_code["accepted"]
         cols: dict[str, list[np.ndarray]] = {c: [] for c in (
-            "x", "y", "gen", "cluster", "kind", "source", "operator", "generation", "id",
-            "text")}
+            "x", "y", "gen", "cluster", "kind", "source", "operator", "generation", "status",
+            "rule", "id", "text")}
         if base:
             kind = np.where(np.asarray(base["kind"]) == "reference", 0, 1)
             for c in ("x", "y", "gen", "cluster"):
@@ -189,8 +205,8 @@ class MapView:
             cols["kind"].append(kind)
             cols["source"].append(np.fromiter((source_code[v] for v in base["source"]),
                                               np.int64, n_base))
-            cols["operator"].append(kind)
-            cols["generation"].append(kind)
+            for c in ("operator", "generation", "status", "rule"):
+                cols[c].append(kind)
             cols["id"].append(np.asarray(base["id"], dtype=object))
             cols["text"].append(np.asarray(base["text"], dtype=object))
         for g in gens:
@@ -206,6 +222,9 @@ class MapView:
             cols["operator"].append(np.fromiter((op_code[o] for o in layer.operators),
                                                 np.int64, n))
             cols["generation"].append(np.full(n, gen_code.get(g, 1)))
+            rule = np.fromiter((rule_code[r] for r in layer.rules), np.int64, n)
+            cols["rule"].append(rule)
+            cols["status"].append(np.where(rule == rule_code["accepted"], 2, 3))
             cols["id"].append(np.asarray(layer.ids, dtype=object))
             cols["text"].append(np.asarray(layer.texts, dtype=object))
         arr = {c: np.concatenate(v) if v else np.zeros(0) for c, v in cols.items()}
@@ -224,6 +243,8 @@ class MapView:
             "generation": cat(arr["generation"], gen_labels),
             "cluster": cat(np.clip(arr["cluster"].astype(np.int64), 0, k - 1), cl),
             "operator": cat(arr["operator"], op_cats),
+            "status": cat(arr["status"], ["reference", "seed", "accepted", "rejected"]),
+            "rule": cat(arr["rule"], rule_cats),
             "id": pd.Series(arr["id"].astype(object), dtype=object),
             "text": pd.Series(arr["text"].astype(object), dtype=object),
         })
@@ -234,6 +255,11 @@ class MapView:
             return [_REF_COLOURS.get(c, _OTHER_REF) if c not in ("seeds", "evolved") else
                     _SEED_COLOUR if c == "seeds" else "#d62728" for c in cats]
         fixed = {"reference": "#d0d0d0", "seeds": _SEED_COLOUR, "seed": _SEED_COLOUR}
+        if by in SHOWS_REJECTED:
+            fixed["accepted"] = _STATUS_COLOURS["accepted"]
+            fixed["rejected"] = _STATUS_COLOURS["rejected"]
+            rules = _palette([c for c in cats if c not in fixed])
+            return [_hex(fixed.get(c) or rules[c]) for c in cats]
         rest = [c for c in cats if c not in fixed]
         scale = "Turbo" if by == "cluster" else "Plasma"
         sampled = pc.sample_colorscale(scale, [i / max(1, len(rest) - 1) * 0.9
@@ -278,9 +304,12 @@ class MapView:
         """Colour the map by one of `COLOUR_BY`."""
         if by not in COLOUR_BY:
             raise ValueError(f"colour by one of {', '.join(COLOUR_BY)}, not {by!r}")
+        shown_before = self.colour_by in SHOWS_REJECTED
         self.colour_by = by
         if self.scatter is not None and self._frame is not None:
             self.scatter.color(by=by, map=self._colour_map(self._frame, by))
+            if (by in SHOWS_REJECTED) != shown_before:
+                self.show_up_to(self.visible_up_to)
 
     def _selected(self, change: Any) -> None:
         """A click selects one point (its card opens); a lasso filters the list to the
@@ -309,22 +338,26 @@ class MapView:
             self._selected({"new": np.asarray(idx, dtype=np.int64)})
 
     def show_up_to(self, generation: int | None) -> None:
-        """Replay: show the population up to a generation (None: all)."""
+        """Replay: show the population up to a generation (None: all); rejected
+        candidates are shown only when the colouring is about them."""
         self.visible_up_to = generation
         if self.scatter is None or self._frame is None:
             return
-        if generation is None:
-            self.scatter.filter(None)
-        else:
-            self.scatter.filter(np.flatnonzero(self._frame["gen"].to_numpy() <= generation))
+        df = self._frame
+        keep = np.ones(len(df), bool)
+        if generation is not None:
+            keep &= df["gen"].to_numpy() <= generation
+        if self.colour_by not in SHOWS_REJECTED:
+            keep &= (df["status"] != "rejected").to_numpy()
+        self.scatter.filter(None if keep.all() else np.flatnonzero(keep))
 
     def point_counts(self) -> dict[str, int]:
         """How many points of each kind the map holds (the browser test reads the page's)."""
         df = self._frame if self._frame is not None else self.frame()
-        counts = {str(k): int(v) for k, v in df["kind"].value_counts().items() if v}
-        # The names the panel has always reported: references, seeds, new points.
+        counts = {str(k): int(v) for k, v in df["status"].value_counts().items() if v}
+        # The names the panel has always reported: references, seeds, new (accepted) points.
         return {"reference": counts.get("reference", 0), "seeds": counts.get("seed", 0),
-                "gen": counts.get("evolved", 0)}
+                "gen": counts.get("accepted", 0), "rejected": counts.get("rejected", 0)}
 
     # -- charts ------------------------------------------------------------------------
 
@@ -335,6 +368,8 @@ class MapView:
         rows = []
         for g in sorted(self.layers):
             _, clusters, emb = self.layers[g].arrays()
+            accepted = self.layers[g].accepted()  # the population, not what was eliminated
+            clusters, emb = clusters[accepted], emb[accepted]
             if len(emb):
                 rows.append({"generation": g, **diversity.metrics(emb, clusters, self.refmap.k,
                                                                   ref_emb)})
@@ -401,7 +436,7 @@ class MapView:
                 # refuses a second y axis added to a live FigureWidget).
                 div.add_trace(go.Scatter(
                     x=[r["generation"] for r in rows],
-                    y=[_share(r["vendi_score"], len(self.layers[r["generation"]].ids))
+                    y=[_share(r["vendi_score"], int(self.layers[r["generation"]].accepted().sum()))
                        for r in rows],
                     name="Vendi score / n", mode="lines+markers", line={"dash": "dot"}))
         for fig in self.charts.values():

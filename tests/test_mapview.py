@@ -39,7 +39,8 @@ def test_a_250k_map_sends_every_point():
     mv.set_map(refmap, ["a seed"], ["seed-0"])
     mv.add(placed(refmap, 1, 5000))
     assert mv.scatter.widget.points.shape[0] == 250_000 + 1 + 5000
-    assert mv.point_counts() == {"reference": 250_000, "seeds": 1, "gen": 5000}
+    assert mv.point_counts() == {"reference": 250_000, "seeds": 1, "gen": 5000,
+                                 "rejected": 0}
 
 
 def test_colour_by_each_dimension_with_its_own_legend(view):
@@ -51,7 +52,40 @@ def test_colour_by_each_dimension_with_its_own_legend(view):
         "reference", "seeds", "gen 1", "gen 2"]
     assert set(view.frame()["operator"].cat.categories) >= {"mutation", "deepening"}
     with pytest.raises(ValueError, match="colour by one of"):
-        view.colour("status")
+        view.colour("mood")
+
+
+def test_rejected_points_are_shown_only_by_status_and_rule(view):
+    """The population map shows the accepted; colouring by status or rule brings the
+    rejected in, each rule its own colour, and diversity never counts them."""
+    before = view.diversity_rows()
+    rules = ["sorry_short_answer", "copied_prompt_wording", None, "sorry_short_answer"]
+    view.add(placed(view.refmap, 3, 4, texts=["r0", "r1", "ok", "r3"]),
+             operators=["mutation"] * 4, rules=rules)
+    assert view.point_counts()["rejected"] == 3 and view.point_counts()["gen"] == 51
+    frame = view.frame()
+    hidden = set(np.flatnonzero((frame["status"] == "rejected").to_numpy()))
+    assert len(view.scatter.widget.filter) == len(frame) - 3
+    assert hidden.isdisjoint(view.scatter.widget.filter)
+    view.colour("rule")
+    assert view.scatter.widget.filter is None
+    cats = list(view.frame()["rule"].cat.categories)
+    assert cats == ["reference", "seed", "accepted", "copied_prompt_wording",
+                    "sorry_short_answer"]
+    colours = dict(zip(cats, view.scatter.widget.color, strict=True))
+    assert len({str(colours[c]) for c in cats[2:]}) == 3  # accepted and each rule apart
+    view.colour("status")
+    assert list(view.frame()["status"].cat.categories)[2:] == ["accepted", "rejected"]
+    view.show_up_to(1)  # the replay still applies
+    assert len(view.scatter.widget.filter) == 2000 + 8 + 30
+    view.colour("generation")
+    view.show_up_to(None)
+    assert len(view.scatter.widget.filter) == len(frame) - 3
+    # Diversity is over the accepted: gen 3's one accepted point, the earlier ones as they
+    # were before the rejected came in.
+    after = {r["generation"]: r for r in view.diversity_rows()}
+    assert {g: after[g] for g in (1, 2)} == {r["generation"]: r for r in before}
+    assert view.layers[3].accepted().tolist() == [False, False, True, False]
 
 
 def test_slider_filters_to_a_generation_and_back(view):

@@ -165,9 +165,20 @@ async def test_map_holds_reference_seed_and_new_points(server, tmp_path):
     view = ex.maps.view
     counts = view.point_counts()
     accepted = ex.store.count_generation(1).accepted
+    rejected = sum(c.status == "rejected" and bool(c.instruction)
+                   for c in ex.store.candidates())
     assert counts["reference"] == 200 and counts["seeds"] == 8 and counts["gen"] == accepted
-    # Every point is in the one binary buffer the browser draws (no sample).
-    assert view.scatter.widget.points.shape[0] == 200 + 8 + accepted
+    assert counts["rejected"] == rejected > 0
+    # Every point is in the one binary buffer the browser draws (no sample); the rejected
+    # are hidden until the map is coloured by status or rule.
+    assert view.scatter.widget.points.shape[0] == 200 + 8 + accepted + rejected
+    assert len(view.scatter.widget.filter) == 200 + 8 + accepted
+    ex.maps.colour.value = "rule"
+    assert view.scatter.widget.filter is None
+    rules = set(view.frame()["rule"].cat.categories) - {"reference", "seed", "accepted"}
+    assert rules == {c.rejected_by for c in ex.store.candidates()
+                     if c.status == "rejected" and c.instruction}
+    ex.maps.colour.value = "source"
     assert all(fig.data for fig in view.charts.values())  # each chart was drawn
     # Charts keep their current state for a reloaded page, not the empty first display.
     assert all(fig._widget_data == fig._data for fig in view.charts.values())
@@ -222,10 +233,14 @@ async def test_a_stored_run_is_placed_whole_in_batches_with_progress(server, tmp
     notes: list[str] = []
     again.maps.note.observe(lambda ch: notes.append(ch["new"]), "value")
     await again.wait_for_map()
-    assert again.maps.view.point_counts()["gen"] == accepted  # every accepted, no sample
+    counts = again.maps.view.point_counts()
+    assert counts["gen"] == accepted  # every accepted, no sample
+    placed = accepted + counts["rejected"]  # and every rejected with an instruction
+    assert counts["rejected"] == sum(c.status == "rejected" and bool(c.instruction)
+                                     for c in again.store.candidates())
     progress = [n for n in notes if n.startswith("placing the run's points")]
-    assert progress and progress[-1].endswith(f"{accepted}/{accepted}"), notes
-    assert again.maps.view.scatter.widget.points.shape[0] == 200 + 8 + accepted
+    assert progress and progress[-1].endswith(f"{placed}/{placed}"), notes
+    assert again.maps.view.scatter.widget.points.shape[0] == 200 + 8 + placed
 
 
 def _outcomes(store):

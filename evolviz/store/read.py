@@ -95,7 +95,7 @@ class LineageStep:
 
 @dataclass(frozen=True)
 class MapPoint:
-    """What the map needs of an accepted candidate."""
+    """What the map needs of a candidate with an instruction (accepted or rejected)."""
 
     id: str
     generation: int
@@ -104,12 +104,15 @@ class MapPoint:
     seed_id: str
     operator: str
     instruction: str
+    status: str = "accepted"
+    rejected_by: str | None = None
 
     def as_candidate(self) -> Candidate:
         return Candidate(id=self.id, generation=self.generation, slot=self.slot,
                          parent_id=self.parent_id, seed_id=self.seed_id,
                          operator=self.operator, parent_instruction="",
-                         status="accepted", instruction=self.instruction)
+                         status=self.status, rejected_by=self.rejected_by,
+                         instruction=self.instruction)
 
 
 def _like(text: str) -> str:
@@ -227,26 +230,27 @@ class RunView:
             difficulty["y"].append(mean)
         return {"acceptance": acceptance, "rejections": rejections, "difficulty": difficulty}
 
-    def map_points(self, *, per_generation: int | None = None) -> list[MapPoint]:
-        """Accepted candidates for the map, in (generation, slot) order; with
+    def map_points(self, *, per_generation: int | None = None,
+                   rejected: bool = False) -> list[MapPoint]:
+        """Accepted candidates for the map (with `rejected`, also the rejected ones that
+        have an instruction to place), in (generation, slot) order; with
         `per_generation`, an even sample of at most that many from each generation."""
+        which = ("(status='accepted' OR (status='rejected' AND coalesce(instruction, '') "
+                 "!= ''))" if rejected else "status='accepted'")
         out: list[MapPoint] = []
-        for g in self.accepted_generations():
+        gens = [r[0] for r in self.conn.execute(
+            f"SELECT DISTINCT generation FROM candidates WHERE {which} ORDER BY generation")]
+        for g in gens:
             n = self.conn.execute(
-                "SELECT count(*) FROM candidates WHERE generation=? AND status='accepted'",
+                f"SELECT count(*) FROM candidates WHERE generation=? AND {which}",
                 (g,)).fetchone()[0]
             step = 1 if not per_generation else max(1, -(-n // per_generation))
             rows = self.conn.execute(
-                "SELECT id, generation, slot, parent_id, seed_id, operator, instruction "
-                "FROM candidates WHERE generation=? AND status='accepted' ORDER BY slot",
-                (g,))
+                "SELECT id, generation, slot, parent_id, seed_id, operator, instruction, "
+                f"status, rejected_by FROM candidates WHERE generation=? AND {which} "
+                "ORDER BY slot", (g,))
             out += [MapPoint(**dict(r)) for i, r in enumerate(rows) if i % step == 0]
         return out
-
-    def accepted_generations(self) -> list[int]:
-        return [r[0] for r in self.conn.execute(
-            "SELECT DISTINCT generation FROM candidates WHERE status='accepted' "
-            "ORDER BY generation")]
 
     def seed_texts(self) -> list[tuple[str, str]]:
         """(id, text) of every seed, in order."""
