@@ -46,6 +46,13 @@ COLOUR_BY = ("source", "generation", "cluster", "operator", "status", "rule")
 SHOWS_REJECTED = ("status", "rule")
 _STATUS_COLOURS = {"accepted": "#2ca02c", "rejected": "#d62728"}
 TOOLTIP_CHARS = 300
+#: Each chart's (title, y axis title); a comparison adds the other run's name to the title.
+_TITLES = {
+    "acceptance": ("acceptance by operator", "accepted share"),
+    "rejections": ("rejections by rule", "rejected candidates"),
+    "difficulty": ("mean difficulty by generation (0 = seeds)", "mean difficulty"),
+    "diversity": ("diversity of the accepted by generation", "metric (0-1)"),
+}
 CHART_WIDTH = 460  # px: two charts side by side in the panel's default width, else wrapped
 
 
@@ -116,11 +123,7 @@ class MapView:
         self.box = ipw.VBox([ipw.HTML("<i>map loading…</i>")],
                            layout={"width": "100%", "min_height": f"{height}px"})
         self.charts: dict[str, go.FigureWidget] = {
-            "acceptance": _chart("acceptance by operator", "accepted share"),
-            "rejections": _chart("rejections by rule", "rejected candidates"),
-            "difficulty": _chart("mean difficulty by generation (0 = seeds)", "mean difficulty"),
-            "diversity": _chart("diversity of the accepted by generation", "metric (0-1)"),
-        }
+            key: _chart(title, y_title) for key, (title, y_title) in _TITLES.items()}
 
     # -- base ----------------------------------------------------------------------------
 
@@ -416,10 +419,10 @@ class MapView:
                 d = series["difficulty"]
                 dif.add_trace(go.Scatter(x=d["x"], y=d["y"], name=named("mean difficulty", run),
                                          mode="lines+markers", line={"dash": dash}))
-        for fig in (acc, rej, dif):
-            base = fig.layout.title.text.split(" · ")[0]
-            fig.layout.title.text = (f"{base} · A: this run, B: {self.compared[0]}"
-                                     if self.compared else base)
+        for key in ("acceptance", "rejections", "difficulty"):
+            base = _TITLES[key][0]
+            self.charts[key].layout.title.text = (
+                f"{base} · A: this run, B: {self.compared[0]}" if self.compared else base)
         with div.batch_update():
             div.data = ()
             for key, label in (("coverage", "cluster coverage"),

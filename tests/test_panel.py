@@ -392,7 +392,7 @@ async def test_the_charts_overlay_the_compared_run_and_clear_again(server, tmp_p
     """After a comparison the charts show B dashed beside A, in the same colour per
     operator, and rejections as A's stack beside B's for each generation."""
     from evolviz.mapview import MapView
-    from evolviz.panel.compare_view import other_series
+    from evolviz.panel.compare_view import comparison
 
     from conftest import broken_mutation
 
@@ -406,7 +406,7 @@ async def test_the_charts_overlay_the_compared_run_and_clear_again(server, tmp_p
     alone = {t.name for t in view.charts["acceptance"].data}
     assert alone and not any(n.endswith(("(A)", "(B)")) for n in alone)
 
-    view.overlay("b.db", other_series(b.store_path))
+    view.overlay("b.db", comparison(a.store, b.store_path)[1])
     view.update_charts(a.store)
     acc = {t.name: t for t in view.charts["acceptance"].data}
     ops_a = {n[:-4] for n in acc if n.endswith(" (A)")}

@@ -15,30 +15,27 @@ from ..compare import compare_stores
 from ..errors import StoreError
 from ..store import RunStore, RunView
 
-__all__ = ["comparison", "other_series"]
+__all__ = ["comparison"]
 
 #: Flipped seeds shown with their text; the rest are counted.
 FLIPPED_SHOWN = 200
 
 
 def comparison(store: RunStore, other: str | Path,
-               prices: tuple[float, float] | None = None) -> dict[str, Any]:
-    """`compare_stores(store, other)` plus the flipped seeds' text, for the Compare tab."""
+               prices: tuple[float, float] | None = None
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`compare_stores(store, other)` plus the flipped seeds' text, for the Compare tab,
+    and the other run's per-generation chart series for the charts' overlay (read in the
+    same visit: a stored run being compared with does not change under the panel)."""
     path = Path(other).expanduser()
     if not path.is_file():
         raise StoreError(f"{path}: no such run store to compare with")
     with RunStore(path, create=False, readonly=True) as b:
         report = compare_stores(store, b, prices=prices)
+        series = RunView(b).chart_series()
     texts = dict(RunView(store).seed_texts())
     flipped = report["flipped"]
     report["flipped"] = [{**f, "seed_text": texts.get(f["seed_id"], "")}
                          for f in flipped[:FLIPPED_SHOWN]]
     report["flipped_total"] = len(flipped)
-    return report
-
-
-def other_series(other: str | Path) -> dict[str, Any]:
-    """The other run's per-generation chart series, read once: a stored run being compared
-    with does not change under the panel."""
-    with RunStore(Path(other).expanduser(), create=False, readonly=True) as b:
-        return RunView(b).chart_series()
+    return report, series

@@ -34,7 +34,7 @@ from ..store import Query, RunView
 from ..templates import TemplateSet
 from ..whatif import what_if
 from ..widget import ExplorerWidget
-from .compare_view import comparison, other_series
+from .compare_view import comparison
 from .map_controller import MapController
 from .revision_controller import RevisionController
 from .settings_codec import decode_budget, decode_settings, encode_budget, encode_settings
@@ -370,10 +370,10 @@ class Explorer:
             self.say("comparison cleared")
             return {}
         limit = self.budget
-        report = comparison(self.store, other, limit.prices if limit else None)
+        report, series = comparison(self.store, other, limit.prices if limit else None)
         self.widget.comparison = report
         if self.maps is not None:
-            self.maps.overlay(str(other), other_series(other))
+            self.maps.overlay(str(other), series)
         self.say(f"compared with {other}: {len(report['significant'])} significant "
                  f"difference(s)" + ("; the charts show it dashed (B)" if self.maps else ""))
         return report
