@@ -330,9 +330,6 @@ class Evolution:
         client, templates, config = self._client, self._templates, self._config
         if client is None:
             raise ConfigError("no LLM client configured: give one to Evolution.configure()")
-        if g == 1 and config.judge_difficulty:
-            # C0 of the paper's difficulty curve: the seeds, rated once (a resume skips them).
-            await rate_seeds(self.store, client, templates, config)
         plan = self._start_generation(g)
         done = self.store.done_slots(g)
         todo: asyncio.Queue[int] = asyncio.Queue()
@@ -361,6 +358,12 @@ class Evolution:
 
         n_workers = max(1, min(client.concurrency, todo.qsize()))
         workers = [asyncio.create_task(worker()) for _ in range(n_workers)]
+        rating: asyncio.Task[int] | None = None
+        if g == 1 and config.judge_difficulty:
+            # C0 of the paper's difficulty curve: the seeds, rated once (a resume skips
+            # them), beside the candidates rather than before them, so that a server that
+            # batches calls (llama-server) fills its batches instead of waiting.
+            rating = asyncio.create_task(rate_seeds(self.store, client, templates, config))
 
         async def closer() -> None:
             try:
@@ -378,6 +381,8 @@ class Evolution:
             await closing  # re-raises a store error from a worker
             if stopped:
                 raise stopped[0]
+            if rating is not None:
+                await rating
             stats = self.store.count_generation(g)
             stats.wall_time = base + time.monotonic() - t0
             if stats.done == stats.pool_size:
@@ -386,11 +391,11 @@ class Evolution:
                 judged = gate_generation(self.store, g, config.gates)
                 self.store.close_generation(g, stats, judged)
         finally:
-            for w in workers:
-                w.cancel()
-            closing.cancel()
+            tasks = [*workers, closing, *([rating] if rating is not None else [])]
+            for task in tasks:
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.gather(*workers, closing, return_exceptions=True)
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     async def run(
         self,
