@@ -73,10 +73,16 @@ class Endpoint:
 
     @property
     def calls_in_flight(self) -> int:
-        # The local model serves one request at a time, and more than one in flight is
-        # slower, not just queued: on 2 cores llama-cpp-python gave 74 tok/s at one
-        # request in flight and 27 tok/s in all at four (benchmarks/bench_local_model.py).
-        return self.concurrency or (1 if self.local else 8)
+        # The local model's server says how many calls it decodes at once: llama-server
+        # batches its slots' calls, llama-cpp-python's serves one at a time and more in
+        # flight is slower, not just queued (benchmarks/bench_local_model.py).
+        if self.concurrency:
+            return self.concurrency
+        if self.local:
+            from .local_model.programs import local_slots
+
+            return local_slots()
+        return 8
 
 
 def default_sampling(endpoint: Endpoint) -> dict[str, Sampling]:
@@ -221,7 +227,9 @@ class RunSession:
             self.local = None
         models = {role: ep.role_models.get(role, model) for role in ROLES}
         self._client = LLMClient(url, api_key=api_key, models=models,
-                                 concurrency=ep.calls_in_flight, timeout=ep.timeout,
+                                 concurrency=ep.concurrency or (
+                                     self.local.slots if ep.local else ep.calls_in_flight),
+                                 timeout=ep.timeout,
                                  max_retries=ep.retries, cache=self.cache, recover=recover,
                                  structured_style="llama_cpp" if ep.local else "openai")
         self.evolution.configure(client=self._client)

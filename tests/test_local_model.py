@@ -37,6 +37,13 @@ from evolviz.local_model import (
     shared_local_model,
 )
 from evolviz.local_model import weights as lm_mod
+from evolviz.local_model.ports import llama_server_at, server_slots
+from evolviz.local_model.programs import (
+    LLAMA_SERVER_ENV,
+    LOCAL_SLOTS,
+    PROGRAM_ENV,
+    pick_program,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,8 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def _no_user_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's exported variables must not steer these tests."""
-    monkeypatch.delenv(BASE_URL_ENV, raising=False)
-    monkeypatch.delenv(MODEL_ENV, raising=False)
+    for var in (BASE_URL_ENV, MODEL_ENV, PROGRAM_ENV, LLAMA_SERVER_ENV):
+        monkeypatch.delenv(var, raising=False)
 
 
 def _gone(pid: int, within: float = 10.0) -> bool:
@@ -63,7 +70,8 @@ def _gone(pid: int, within: float = 10.0) -> bool:
 
 
 def _child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in (BASE_URL_ENV, MODEL_ENV)}
+    env = {k: v for k, v in os.environ.items()
+           if k not in (BASE_URL_ENV, MODEL_ENV, PROGRAM_ENV, LLAMA_SERVER_ENV)}
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -128,6 +136,39 @@ def test_busy_port_with_a_foreign_listener_is_a_clear_error(tmp_path: Path) -> N
         assert time.monotonic() - t0 < 10
 
 
+def test_llama_server_is_picked_when_built_and_python_when_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    exe = tmp_path / "llama-server"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv(LLAMA_SERVER_ENV, str(exe))
+    program = pick_program()
+    assert (program.name, program.executable, program.slots) == ("llama-server", exe, LOCAL_SLOTS)
+    args = program.arguments(Path("m.gguf"), "alias", 4321, 2048, 2)
+    assert args[0] == str(exe)
+    flags = dict(zip(args[1::2], args[2::2], strict=False))
+    assert flags["--parallel"] == str(LOCAL_SLOTS)
+    assert flags["--ctx-size"] == str(2048 * LOCAL_SLOTS)  # each slot gets the full n_ctx
+    assert flags["--host"] == "127.0.0.1" and flags["--alias"] == "alias"
+
+    assert pick_program("python").name == "llama_cpp.server"
+    monkeypatch.setenv(PROGRAM_ENV, "python")
+    assert pick_program().slots == 1
+    monkeypatch.setenv(PROGRAM_ENV, "vllm")
+    with pytest.raises(LocalModelError, match=PROGRAM_ENV):
+        pick_program()
+    monkeypatch.delenv(PROGRAM_ENV)
+
+    monkeypatch.setenv(LLAMA_SERVER_ENV, str(tmp_path / "missing"))
+    with pytest.raises(LocalModelError, match=LLAMA_SERVER_ENV):
+        pick_program()
+    monkeypatch.delenv(LLAMA_SERVER_ENV)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv-without-it"))
+    assert pick_program().name == "llama_cpp.server"  # the fallback, one call at a time
+    with pytest.raises(LocalModelError, match=r"build-llama-server\.sh"):
+        pick_program("llama-server")
+
+
 def test_local_sampling_covers_every_role_with_small_budgets() -> None:
     assert set(LOCAL_SAMPLING) == set(ROLES)
     assert LOCAL_SAMPLING["judge"].temperature == 0.0
@@ -177,7 +218,63 @@ def test_real_chat_completion_through_openai(server: LocalModel) -> None:
     assert "<|im_start|>" not in text and "<|im_end|>" not in text  # template applied
     assert r.usage is not None and r.usage.completion_tokens > 0
     assert server.log_path is not None and server.log_path.is_file()
-    assert "llama_cpp.server" in server.log_path.read_text(errors="replace")
+    assert server.program is not None
+    assert f"starting {server.program.name}" in server.log_path.read_text(errors="replace")
+
+
+@pytest.mark.slow
+def test_llama_server_decodes_several_calls_at_once(
+        server: LocalModel, tmp_path: Path) -> None:
+    """The point of llama-server: calls in flight share a batch instead of queueing."""
+    assert server.program is not None
+    if server.program.name != "llama-server":
+        pytest.skip("llama-server is not built here (bash .ci/build-llama-server.sh)")
+    assert server.slots == LOCAL_SLOTS == server_slots(server.base_url)
+    assert llama_server_at(server.port)
+    assert server.log_path is not None
+    offset = server.log_path.stat().st_size
+    client = openai.OpenAI(base_url=server.base_url, api_key="none", timeout=120)
+
+    def generate(i: int) -> None:
+        client.chat.completions.create(
+            model=server.model_name, max_tokens=64, temperature=0.0,
+            messages=[{"role": "user", "content": f"Tell story number {i} about a fox."}])
+
+    threads = [threading.Thread(target=generate, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    client.close()
+    with server.log_path.open("rb") as f:
+        f.seek(offset)
+        log = f.read().decode("utf-8", "replace").splitlines()
+    first_release = next(i for i, line in enumerate(log) if "release:" in line)
+    busy = {m.group(1) for line in log[:first_release]
+            if (m := re.search(r"launch_slot_: id +(\d+)", line))}
+    assert len(busy) == 4, log[:first_release + 1]  # four slots decoding together
+
+    from evolviz.seeds import Seed
+    from evolviz.session import RunSession
+
+    with RunSession(tmp_path / "r.db", seeds=[Seed(id="s0", instruction="Hi.")]) as session:
+        assert session.endpoint.calls_in_flight == LOCAL_SLOTS
+        assert session.build_client().concurrency == LOCAL_SLOTS
+
+
+@pytest.mark.slow
+def test_llama_cpp_python_server_still_serves_when_asked_for(tmp_path: Path) -> None:
+    log = tmp_path / "python-server.log"
+    with LocalModel(program="python", log_path=log) as lm:
+        assert lm.program is not None and lm.program.name == "llama_cpp.server"
+        assert lm.slots == 1 == server_slots(lm.base_url)
+        assert lm.healthy() and llama_server_at(lm.port)
+        with openai.OpenAI(base_url=lm.base_url, api_key="none", timeout=120) as client:
+            r = client.chat.completions.create(
+                model=lm.model_name, max_tokens=8,
+                messages=[{"role": "user", "content": "Say hello."}])
+        assert (r.choices[0].message.content or "").strip()
+    assert "starting llama_cpp.server" in log.read_text(errors="replace")
 
 
 @pytest.mark.slow
@@ -267,7 +364,8 @@ def test_server_killed_mid_use_is_detected_and_restarted(tmp_path: Path) -> None
                 messages=[{"role": "user", "content": "Say hello."}])
         assert (r.choices[0].message.content or "").strip()
         log = (tmp_path / "server.log").read_text(errors="replace")
-        assert log.count("starting llama_cpp.server") == 2  # the crash stays readable
+        assert lm.program is not None
+        assert log.count(f"starting {lm.program.name}") == 2  # the crash stays readable
         second_pid = lm.pid
     assert second_pid is not None and _gone(second_pid)
     assert not lm.healthy()

@@ -3,6 +3,7 @@ table, not on the URL we print (a server bound to 0.0.0.0 still answers on 127.0
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -39,6 +40,18 @@ def listening_sockets(pid: int) -> list[tuple[str, int]]:
     return out
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants, from /proc's children lists."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").iterdir():
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
 @pytest.mark.slow
 def test_the_local_server_listens_on_loopback_only(monkeypatch):
     monkeypatch.delenv(BASE_URL_ENV, raising=False)
@@ -47,7 +60,9 @@ def test_the_local_server_listens_on_loopback_only(monkeypatch):
     try:
         assert lm.owned, "this test needs a server of its own, not one found running"
         pid = lm.pid
-        sockets = listening_sockets(pid)
+        assert pid is not None
+        # llama-server runs as the launcher's child: look at the whole process tree.
+        sockets = [s for p in process_tree(pid) for s in listening_sockets(p)]
         assert sockets, f"the server (pid {pid}) holds no listening socket"
         assert all(ip == "127.0.0.1" for ip, _port in sockets), sockets
         assert lm.port in {port for _ip, port in sockets}
@@ -58,7 +73,8 @@ def test_the_local_server_listens_on_loopback_only(monkeypatch):
 @pytest.mark.slow
 async def test_the_local_judge_answers_json_under_its_grammar(monkeypatch, tmp_path):
     """llama-cpp-python refuses OpenAI's json_schema form (a 500 naming response_format);
-    the session asks it in llama.cpp's own form, which its server turns into a grammar."""
+    the session asks it in llama.cpp's own form, which both servers (llama-cpp-python's
+    and llama-server) turn into a grammar."""
     import json
 
     from evolviz.rules.judge import EQUALITY_FORMAT

@@ -46,8 +46,9 @@ def run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key-env", default="OPENAI_API_KEY",
                    help="environment variable holding the API key (default OPENAI_API_KEY)")
     p.add_argument("--concurrency", type=int,
-                   help="LLM calls in flight (default 8; 1 on the local model, which serves "
-                        "one request at a time)")
+                   help="LLM calls in flight (default 8; on the local model, as many as "
+                        "its server decodes at once: 8 for llama-server, 1 for "
+                        "llama-cpp-python's)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
     p.add_argument("--retries", type=int, default=5, help="retries per call")
     p.add_argument("--seed", type=int, default=0, help="RNG seed for operator choice")

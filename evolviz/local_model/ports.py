@@ -12,7 +12,7 @@ import httpx
 
 __all__ = [
     "HOST", "answers_http", "free_port", "llama_server_at", "model_ids", "normalise_base_url",
-    "port_free",
+    "port_free", "server_slots",
 ]
 
 HOST = "127.0.0.1"
@@ -58,16 +58,32 @@ def answers_http(url: str, timeout: float) -> bool:
 
 
 def llama_server_at(port: int) -> bool:
-    """True if a llama-cpp-python server's HTTP side answers on `port`.
+    """True if llama-server's or llama-cpp-python's server answers on `port`.
 
-    A quick probe of ``/openapi.json``, so a silent or foreign listener fails fast.
+    Quick probes (``/props``, which only llama-server has, then ``/openapi.json``, whose
+    title names llama-cpp-python's), so a silent or foreign listener fails fast.
     """
+    root = f"http://{HOST}:{port}"
     try:
-        r = httpx.get(f"http://{HOST}:{port}/openapi.json", timeout=3.0)
+        r = httpx.get(f"{root}/props", timeout=3.0)
+        if r.status_code == 200 and "total_slots" in r.json():
+            return True
+        r = httpx.get(f"{root}/openapi.json", timeout=3.0)
         title = str(r.json().get("info", {}).get("title", ""))
-    except (httpx.HTTPError, ValueError, AttributeError):
+    except (httpx.HTTPError, ValueError, AttributeError, TypeError):
         return False
     return "llama" in title.lower()
+
+
+def server_slots(base_url: str, timeout: float = 5.0) -> int:
+    """How many calls a running server decodes at once: llama-server's ``/props`` says;
+    any other server counts as one (llama-cpp-python's decodes one at a time)."""
+    try:
+        r = httpx.get(f"{base_url.removesuffix('/v1')}/props", timeout=timeout)
+        slots = int(r.json()["total_slots"]) if r.status_code == 200 else 1
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        return 1
+    return max(1, slots)
 
 
 def normalise_base_url(url: str) -> str:

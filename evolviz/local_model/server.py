@@ -28,8 +28,10 @@ from .ports import (
     model_ids,
     normalise_base_url,
     port_free,
+    server_slots,
 )
 from .presets import LOCAL_N_CTX
+from .programs import ServerProgram, pick_program
 from .supervisor import ServerProcess, ServerSpec, cpu_count, describe_exit
 from .weights import DEFAULT_MODEL_ALIAS, check_gguf, find_gguf, model_alias_for
 
@@ -39,7 +41,7 @@ BASE_URL_ENV = "EVOLVIZ_LOCAL_BASE_URL"
 
 
 class LocalModel:
-    """One llama-cpp-python server serving one GGUF model on 127.0.0.1.
+    """One server (llama-server, else llama-cpp-python's) serving one GGUF on 127.0.0.1.
 
     Use it as a context manager (`with LocalModel() as lm: ... lm.base_url`) or call
     `start()` / `stop()`. `port=None` takes a free port; a given port that is busy is an
@@ -52,6 +54,10 @@ class LocalModel:
     processing. llama-cpp-python's own defaults (half the cores for generation, all for
     prompts) are pathological on a 2-core machine: a 70-token prompt took 4.5 s instead of
     0.2 s, and generation ran at 75 instead of 125 tokens/s.
+
+    `program` picks the server program ("llama-server", "python", or None for the best
+    one built; see `programs`). `slots` says how many calls it decodes at once, which is
+    how many a client should keep in flight.
 
     `base_url` may change after `ensure_running()` restarts a dead server on a new port
     (only if the old port was taken meanwhile); callers re-read it after that call.
@@ -66,6 +72,7 @@ class LocalModel:
         startup_timeout: float = 120.0,
         n_threads: int | None = None,
         *,
+        program: str | None = None,
         use_env: bool = True,
     ) -> None:
         if port is not None and not 0 < int(port) < 65536:
@@ -76,6 +83,9 @@ class LocalModel:
         self.startup_timeout = float(startup_timeout)
         self.n_threads = int(n_threads) if n_threads else cpu_count()
         self._use_env = use_env and port is None and model_path is None
+        self._program_choice = program
+        self.program: ServerProgram | None = None  # what we start, once started
+        self._reused_slots = 1
 
         self.port: int | None = None
         self.model_path: Path | None = None
@@ -125,6 +135,13 @@ class LocalModel:
             raise LocalModelError("the local model is not started; call start() first")
         return f"http://{HOST}:{self.port}/v1"
 
+    @property
+    def slots(self) -> int:
+        """Calls the server decodes at once: what a client should keep in flight."""
+        if self._external_url is not None:
+            return self._reused_slots
+        return self.program.slots if self.program is not None else 1
+
     def __repr__(self) -> str:
         where = self._external_url or (self.base_url if self.port else "not started")
         return f"<LocalModel {self.model_name} {where} owned={self.owned}>"
@@ -148,6 +165,7 @@ class LocalModel:
             if self._use_env and os.environ.get(BASE_URL_ENV):
                 self._attach_env(os.environ[BASE_URL_ENV])
                 return self
+            self.program = pick_program(self._program_choice)
             path = self._model_path or find_gguf()
             if not path.is_file():
                 raise LocalModelError(f"the model file {path} does not exist")
@@ -184,6 +202,7 @@ class LocalModel:
         self.model_name = DEFAULT_MODEL_ALIAS if DEFAULT_MODEL_ALIAS in ids else ids[0]
         self._external_url = url
         self._external_reason = f"{BASE_URL_ENV}={raw}"
+        self._reused_slots = server_slots(url)
 
     def _ours_at(self, port: int) -> bool:
         # First a quick, lock-free probe, so a silent or foreign listener fails fast; then
@@ -197,6 +216,7 @@ class LocalModel:
         self.port = port
         self._external_url = f"http://{HOST}:{port}/v1"
         self._external_reason = reason
+        self._reused_slots = server_slots(self._external_url)
 
     def _spawn_on_free_port(self, attempts: int = 3) -> None:
         """Start on a fresh free port; retry if another process grabbed it in between."""
@@ -210,10 +230,10 @@ class LocalModel:
                     raise
 
     def _spawn(self, port: int) -> None:
-        assert self.model_path is not None
+        assert self.model_path is not None and self.program is not None
         spec = ServerSpec(model_path=self.model_path, model_name=self.model_name,
                           n_ctx=self.n_ctx, n_threads=self.n_threads,
-                          startup_timeout=self.startup_timeout)
+                          startup_timeout=self.startup_timeout, program=self.program)
         self.port = port
         self._server.spawn(spec, port)
 
@@ -232,9 +252,10 @@ class LocalModel:
     def healthy(self, timeout: float = 3.0) -> bool:
         """True if the server process is alive (when ours) and its HTTP side answers.
 
-        It probes ``/openapi.json`` rather than ``/v1/models``: llama-cpp-python serves
-        one request at a time behind a lock and ``/v1/models`` queues behind it, so a busy
-        server would look dead. Any HTTP answer proves the listener and its event loop.
+        It probes ``/health`` rather than ``/v1/models``: llama-cpp-python serves one
+        request at a time behind a lock and ``/v1/models`` queues behind it, so a busy
+        server would look dead. Any HTTP answer proves the listener and its event loop
+        (llama-cpp-python's server answers 404 there, llama-server 200 or 503 loading).
         """
         with self._lock:
             if not self.started:
@@ -243,7 +264,7 @@ class LocalModel:
             if proc is not None and proc.poll() is not None:
                 return False
             root = self.base_url.removesuffix("/v1")
-        return answers_http(f"{root}/openapi.json", timeout)
+        return answers_http(f"{root}/health", timeout)
 
     def ensure_running(self) -> LocalModel:
         """Start the server if needed, or restart it if it died; returns self.

@@ -1,11 +1,12 @@
-"""The child process that runs ``llama_cpp.server``: launch, wait until ready, stop, log.
+"""The child process that runs the model server: launch, wait until ready, stop, log.
 
 Why a child process at all: a crash in native code (the default llama-cpp-python build
 segfaults in decode on some AVX-512 CPUs) must cost a restart, not the Jupyter kernel.
 
 The child is launched with ``python -c <launcher> OWNER_PID <server args>``, the launcher
-being a few lines that start a watchdog and then run ``llama_cpp.server`` as ``__main__``
-(the same code as ``python -m llama_cpp.server``). Children we started are stopped at
+being a few lines that start a watchdog and then either run ``llama_cpp.server`` as
+``__main__`` (the same code as ``python -m llama_cpp.server``) or start the llama-server
+executable as its own child (see `programs`). Children we started are stopped at
 interpreter exit (atexit), on SIGTERM of the owning process, and, because a SIGKILLed
 Jupyter kernel runs neither, by that watchdog, which exits when its parent goes away.
 """
@@ -31,12 +32,15 @@ import httpx
 
 from ..errors import LocalModelError
 from .ports import HOST, model_ids
+from .programs import ServerProgram
 
 __all__ = ["ServerProcess", "ServerSpec", "cpu_count", "default_log_dir", "describe_exit"]
 
 _BUILD_HINT = (
-    "If it died of SIGSEGV or SIGILL, llama-cpp-python was probably built natively for a CPU "
-    "path that crashes here; rebuild it with CMAKE_ARGS=\"-DGGML_NATIVE=OFF -DGGML_AVX512=OFF "
+    "If it died of SIGSEGV or SIGILL, llama.cpp was probably built natively for a CPU path "
+    "that crashes here. For llama-server, delete .venv/bin/llama-server.built and run bash "
+    ".ci/build-llama-server.sh (portable flags), or set EVOLVIZ_LOCAL_SERVER=python. For "
+    "llama-cpp-python, rebuild it with CMAKE_ARGS=\"-DGGML_NATIVE=OFF -DGGML_AVX512=OFF "
     "-DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF\" pip install --force-reinstall "
     "--no-cache-dir llama-cpp-python[server] (see docs/local_model.md)."
 )
@@ -53,6 +57,31 @@ def _watch():
 threading.Thread(target=_watch, name="evolviz-owner-watchdog", daemon=True).start()
 sys.argv = ["llama_cpp.server", *sys.argv[2:]]
 runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
+# The same for an executable (llama-server): it cannot host a watchdog thread, so the
+# launcher stays as its parent. The executable gets PDEATHSIG, so a SIGKILLed launcher
+# takes it along; SIGTERM is passed on; a crash is re-raised so the owner sees SIGSEGV.
+_PROGRAM_LAUNCHER = """\
+import ctypes, os, signal, subprocess, sys, threading, time
+owner = int(sys.argv[1])
+def _die_with_launcher():
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        pass
+child = subprocess.Popen(sys.argv[2:], preexec_fn=_die_with_launcher)
+signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+def _watch():
+    while os.getppid() == owner and child.poll() is None:
+        time.sleep(1.0)
+    child.kill()
+threading.Thread(target=_watch, name="evolviz-owner-watchdog", daemon=True).start()
+rc = child.wait()
+if rc < 0:
+    signal.signal(-rc, signal.SIG_DFL)
+    os.kill(os.getpid(), -rc)
+sys.exit(rc)
 """
 
 
@@ -155,10 +184,11 @@ class ServerSpec:
     n_ctx: int
     n_threads: int
     startup_timeout: float
+    program: ServerProgram
 
 
 class ServerProcess:
-    """One llama_cpp.server child at a time, and the log file it writes.
+    """One server child at a time, and the log file it writes.
 
     It lives as long as its `LocalModel`, so a restart appends to the same log and the
     crash before it stays readable. `log_path=None` writes a per-port file under
@@ -183,9 +213,10 @@ class ServerProcess:
         cmd = _command(spec, port)
         log = self._open_log(port)
         assert self._log_file is not None
-        shown = [a if a != _LAUNCHER else "<evolviz launcher>" for a in cmd]
+        shown = [a if a not in (_LAUNCHER, _PROGRAM_LAUNCHER) else "<evolviz launcher>"
+                 for a in cmd]
         self._log_file.write(
-            f"=== evolviz {time.strftime('%Y-%m-%d %H:%M:%S')}: starting llama_cpp.server "
+            f"=== evolviz {time.strftime('%Y-%m-%d %H:%M:%S')}: starting {spec.program.name} "
             f"for pid {os.getpid()}\n=== {shlex.join(shown)}\n".encode()
         )
         self._log_file.flush()
@@ -305,16 +336,11 @@ class ServerProcess:
 
 
 def _command(spec: ServerSpec, port: int) -> list[str]:
-    return [
-        sys.executable, "-c", _LAUNCHER, str(os.getpid()),
-        "--model", str(spec.model_path),
-        "--model_alias", spec.model_name,
-        "--host", HOST,
-        "--port", str(port),
-        "--n_ctx", str(spec.n_ctx),
-        "--n_threads", str(spec.n_threads),
-        "--n_threads_batch", str(spec.n_threads),
-    ]
+    program = spec.program
+    launcher = _PROGRAM_LAUNCHER if program.executable is not None else _LAUNCHER
+    return [sys.executable, "-c", launcher, str(os.getpid()),
+            *program.arguments(spec.model_path, spec.model_name, port, spec.n_ctx,
+                               spec.n_threads)]
 
 
 def _child_env() -> dict[str, str]:
@@ -324,4 +350,6 @@ def _child_env() -> dict[str, str]:
                DO_NOT_TRACK="1", PYTHONUNBUFFERED="1")
     for var in ("HOST", "PORT"):  # llama_cpp.server lets these override --host/--port
         env.pop(var, None)
+    for var in [v for v in env if v.startswith("LLAMA_ARG_")]:  # llama-server's overrides
+        env.pop(var)
     return env
