@@ -33,6 +33,9 @@ __all__ = ["ALPHA", "REVISE_MARKER", "dev_slice", "kept", "optimize", "parse_pro
 ALPHA = 0.05
 REVISE_MARKER = "#Template to revise#"
 _BLOCK = re.compile(r"<template>\s*\n?(.*?)\n?\s*</template>", re.DOTALL)
+# A Markdown fence the evolver wrapped around the text inside the block ("```text" ...
+# "```"): models trained on chat write one by habit; its lines are not part of a prompt.
+_FENCE = re.compile(r"\A```[\w+-]*[ \t]*\n(.*?)\n?```[ \t]*\Z", re.DOTALL)
 
 _SYSTEM = ("You improve prompt templates for a pipeline that rewrites instructions. You "
            "reply with the complete revised template between <template> and </template>, "
@@ -76,8 +79,13 @@ def parse_proposal(content: str | None, current: Template, where: str) -> Templa
     data: dict[str, Any] = {"name": current.name, "role": current.role, "kind": current.kind,
                             "description": current.description, "system": current.system,
                             "placeholders": list(current.placeholders),
-                            "markers": list(current.markers), "user": match.group(1)}
+                            "markers": list(current.markers), "user": _unfenced(match.group(1))}
     return parse_template(data, path=where)
+
+
+def _unfenced(text: str) -> str:
+    fenced = _FENCE.match(text.strip())
+    return fenced.group(1).strip("\n") if fenced else text
 
 
 async def _evaluate(template: Template, dev: Sequence[PoolMember], step: int, ctx: dict

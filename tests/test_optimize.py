@@ -26,6 +26,26 @@ def test_a_proposal_must_keep_the_placeholder_contract():
     assert ok.placeholders == ("instruction",) and ok.kind == current.kind
 
 
+@pytest.mark.parametrize("reply", [
+    "Here is the revised template:\n<template>\n```\nA new task like this one:\n"
+    "{{instruction}}\n```\n</template>\nThis keeps the placeholder.",
+    "<template>```text\nA new task like this one:\n{{instruction}}\n```</template>",
+    "<template>\n```markdown\nA new task like this one:\n{{instruction}}\n```  \n</template>",
+])
+def test_a_code_fence_inside_the_template_block_is_not_kept(reply):
+    current = TemplateSet.load().operators["mutation"]
+    got = parse_proposal(reply, current, "x")
+    assert got.user == "A new task like this one:\n{{instruction}}"
+    assert "```" not in got.user
+
+
+def test_a_fence_that_is_part_of_the_template_stays():
+    current = TemplateSet.load().operators["mutation"]
+    text = "Rewrite the task. Keep code like this:\n```\nprint(1)\n```\n{{instruction}}"
+    got = parse_proposal(f"<template>\n{text}\n</template>", current, "x")
+    assert got.user == text  # a fence in the middle of a template is its content
+
+
 def test_the_revision_request_shows_the_failures_and_their_verdicts():
     current = TemplateSet.load().operators["deepening"]
     c = Candidate(id="g1-000000", generation=1, slot=0, parent_id="s", seed_id="s",
