@@ -1,17 +1,22 @@
-"""How fast is the embedded local model, and does concurrency buy anything?
+"""How fast is a local Step, on llama-server and on llama-cpp-python's server?
 
-Runs the same fixed short prompts through the local llama-cpp-python server at concurrency
-1 and 4 (asyncio + `openai.AsyncOpenAI`, greedy decoding so both passes generate the same
-tokens), then one engine generation over `seeds/tiny.txt` at both concurrencies, and prints
-one table plus the machine it ran on.
+Two measurements, one table each, plus the machine:
 
-Why both numbers: llama-cpp-python's server decodes one request at a time (a lock around
-the model), so extra concurrency should not add tokens/s; it only queues. The engine
-numbers show what that means for candidates/min, where client-side overlap (building
-prompts, judging, committing to SQLite) can still hide a little latency.
+- the same fixed short prompts through the best server built (llama-server when
+  `.ci/build-llama-server.sh` has run) at one request in flight, then at as many as the
+  server decodes at once (asyncio + `openai.AsyncOpenAI`, greedy, so both passes generate
+  the same tokens): what batching buys in tokens/s;
+- a Step as the panel runs it (the first generation of a fresh run over `seeds/tiny.txt`,
+  every rule on and the difficulty judge too, `LOCAL_SAMPLING`) on each server program,
+  both started fresh and alternated per repeat, each with as many calls in flight as it
+  decodes at once: seconds per Step, medians and the ratio side by side.
 
-    python benchmarks/bench_local_model.py            # 16 prompts, 8 seeds, 3 repeats (~4 min)
-    python benchmarks/bench_local_model.py --quick    # 4 prompts, 4 seeds (CI)
+Why both: llama-cpp-python's server decodes one request at a time behind a lock, so extra
+concurrency only queues; llama-server batches its slots' calls and caches prompts. The
+Step numbers are what a classroom waits for after pressing Step.
+
+    python benchmarks/bench_local_model.py            # 16 prompts, 8 seeds, 3 repeats (~6 min)
+    python benchmarks/bench_local_model.py --quick    # 4 prompts, 4 seeds, 1 repeat (CI)
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import openai
 from machine import cpu_model
 
 from evolviz.local_model import LOCAL_SAMPLING, LocalModel
+from evolviz.local_model.programs import find_llama_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,21 +109,25 @@ async def one_pass(base_url: str, model: str, prompts: list[str], concurrency: i
 
 
 @dataclass
-class EngineResult:
+class StepResult:
+    program: str
+    difficulty: bool
     concurrency: int
-    candidates: int
-    wall_s: float
+    seconds: list[float]
+    completion_tokens: list[int]
     statuses: dict[str, int]
-    completion_tokens: int
 
     @property
-    def per_min(self) -> float:
-        return 60.0 * self.candidates / self.wall_s
+    def median_s(self) -> float:
+        return statistics.median(self.seconds)
 
 
-async def engine_pass(base_url: str, model: str, seeds_path: Path, n_seeds: int,
-                      concurrency: int) -> EngineResult:
-    """One generation through the real engine, no response cache, a fresh store."""
+async def step_pass(base_url: str, model: str, seeds_path: Path, n_seeds: int,
+                    concurrency: int, seed: int,
+                    difficulty: bool) -> tuple[float, int, dict[str, int]]:
+    """One Step as the panel runs it: the first generation of a fresh run, every rule on
+    (the panel's default), with or without the difficulty judge (which also rates the
+    seeds in it), no response cache."""
     from evolviz.config import RunConfig
     from evolviz.engine import Evolution
     from evolviz.llm import LLMClient
@@ -129,8 +139,10 @@ async def engine_pass(base_url: str, model: str, seeds_path: Path, n_seeds: int,
     with tempfile.TemporaryDirectory() as tmp:
         store = RunStore(Path(tmp) / "bench.db")
         client = LLMClient(base_url, api_key="none", models=model, concurrency=concurrency,
-                           timeout=600, max_retries=1, cache=None)
-        config = RunConfig(seed=1, sampling=dict(LOCAL_SAMPLING))
+                           timeout=600, max_retries=1, cache=None,
+                           structured_style="llama_cpp")
+        config = RunConfig(seed=seed, sampling=dict(LOCAL_SAMPLING),
+                           judge_difficulty=difficulty)
         evo = Evolution(store, client, TemplateSet.load(), config, seeds=seeds)
         t0 = time.perf_counter()
         try:
@@ -138,29 +150,18 @@ async def engine_pass(base_url: str, model: str, seeds_path: Path, n_seeds: int,
         finally:
             await client.aclose()
         wall = time.perf_counter() - t0
-        cands = list(store.candidates(generation=1))
         statuses: dict[str, int] = {}
-        for c in cands:
+        for c in store.candidates(generation=1):
             statuses[c.status] = statuses.get(c.status, 0) + 1
         completion = sum(client.tokens.completion.values())
         store.close()
-    return EngineResult(concurrency, len(cands), wall, statuses, completion)
+    return wall, completion, statuses
 
 
 def _sum_passes(ps: list[PassResult]) -> PassResult:
     return PassResult(ps[0].concurrency, sum(p.requests for p in ps),
                       sum(p.wall_s for p in ps), sum(p.completion_tokens for p in ps),
                       [t for p in ps for t in p.per_request_tps])
-
-
-def _sum_engines(es: list[EngineResult]) -> EngineResult:
-    statuses: dict[str, int] = {}
-    for e in es:
-        for k, v in e.statuses.items():
-            statuses[k] = statuses.get(k, 0) + v
-    return EngineResult(es[0].concurrency, sum(e.candidates for e in es),
-                        sum(e.wall_s for e in es), statuses,
-                        sum(e.completion_tokens for e in es))
 
 
 def machine_notes() -> str:
@@ -177,7 +178,7 @@ def machine_notes() -> str:
             f"load average at the end {load} (other work on the machine skews the numbers)")
 
 
-def render(passes: list[PassResult], engines: list[EngineResult]) -> str:
+def render(passes: list[PassResult], steps: list[StepResult]) -> str:
     head = ["concurrency", "requests", "wall_s", "median_tok/s/req", "aggregate_tok/s",
             "requests/min"]
     rows = [[p.concurrency, p.requests, f"{p.wall_s:.1f}", f"{p.median_tps:.1f}",
@@ -189,19 +190,24 @@ def render(passes: list[PassResult], engines: list[EngineResult]) -> str:
                      f"{b.aggregate_tps / a.aggregate_tps:.2f}",
                      f"{b.requests_per_min / a.requests_per_min:.2f}"])
     out = [_table(head, rows)]
-    if engines:
-        head = ["concurrency", "candidates", "wall_s", "candidates/min", "completion_tok",
-                "statuses"]
-        rows = [[e.concurrency, e.candidates, f"{e.wall_s:.1f}", f"{e.per_min:.1f}",
-                 e.completion_tokens,
-                 " ".join(f"{k}={v}" for k, v in sorted(e.statuses.items()))]
-                for e in engines]
-        if len(engines) == 2:
-            a, b = engines
-            rows.append([f"ratio {b.concurrency}/{a.concurrency}", "", "",
-                         f"{b.per_min / a.per_min:.2f}", "", ""])
-        out += ["", "engine, one generation (rewrite + judge + answer per candidate):",
-                _table(head, rows)]
+    if steps:
+        head = ["server", "difficulty_judge", "in_flight", "steps", "median_s", "min_s",
+                "max_s", "median_completion_tok", "statuses"]
+        rows = [[st.program, "on" if st.difficulty else "off", st.concurrency,
+                 len(st.seconds), f"{st.median_s:.1f}",
+                 f"{min(st.seconds):.1f}", f"{max(st.seconds):.1f}",
+                 int(statistics.median(st.completion_tokens)),
+                 " ".join(f"{k}={v}" for k, v in sorted(st.statuses.items()))]
+                for st in steps]
+        for flag in (False, True):
+            pair = [st for st in steps if st.difficulty == flag]
+            if len(pair) == 2:
+                a, b = pair
+                rows.append([f"ratio {a.program}/{b.program}", "on" if flag else "off", "",
+                             "", f"{a.median_s / b.median_s:.2f}", "", "", "", ""])
+        out += ["", "Step: one generation of a fresh run (rewrite, every rule, answer; with "
+                "the difficulty judge also the seeds' and candidates' ratings), each server "
+                "started fresh:", _table(head, rows)]
     return "\n".join(out)
 
 
@@ -218,61 +224,79 @@ async def main_async(args: argparse.Namespace) -> int:
     max_tokens = 48 if args.quick else args.max_tokens
     n_seeds = 4 if args.quick else 8
     repeats = 1 if args.quick else args.repeats
-    levels = [1, args.concurrency]
 
-    lm: LocalModel | None = None
     if args.base_url:
-        base_url, model = args.base_url, args.model
+        servers = {"given": (args.base_url, args.model, args.concurrency or 1)}
+        started: list[LocalModel] = []
     else:
-        t0 = time.perf_counter()
-        lm = await asyncio.to_thread(LocalModel(n_threads=args.threads).start)
-        print(f"local model {lm.model_name} at {lm.base_url} "
-              f"(ready in {time.perf_counter() - t0:.1f} s, {lm.n_threads} threads)",
-              file=sys.stderr)
-        base_url, model = lm.base_url, lm.model_name
+        programs = ["python", "llama-server"] if find_llama_server() else ["python"]
+        if args.program:
+            programs = [args.program]
+        started = []
+        servers = {}
+        for name in programs:
+            t0 = time.perf_counter()
+            lm = await asyncio.to_thread(
+                LocalModel(n_threads=args.threads, program=name, use_env=False).start)
+            started.append(lm)
+            assert lm.program is not None
+            print(f"{lm.program.name}: {lm.model_name} at {lm.base_url} (ready in "
+                  f"{time.perf_counter() - t0:.1f} s, {lm.n_threads} threads, "
+                  f"{lm.slots} slot(s))", file=sys.stderr)
+            servers[lm.program.name] = (lm.base_url, lm.model_name, lm.slots)
     try:
+        # The raw passes on the best server found: one request at a time, then as many
+        # as it decodes at once.
+        base_url, model, slots = list(servers.values())[-1]
+        levels = [1, args.concurrency or max(slots, 2)]
         await one_pass(base_url, model, prompts[:1], 1, 8)  # warm-up, not measured
-        # Alternate the order each repeat so that drift (other load, a VM's CPU steal)
-        # does not all land on one concurrency level; results are summed per level.
         raw: dict[int, list[PassResult]] = {c: [] for c in levels}
-        eng: dict[int, list[EngineResult]] = {c: [] for c in levels}
-        run_engine = not args.no_engine
-        if run_engine:
-            try:
-                import evolviz.engine  # noqa: F401
-            except ImportError as e:
-                print(f"engine part skipped: {e}", file=sys.stderr)
-                run_engine = False
+        steps = {(name, flag): StepResult(name, flag, conc, [], [], {})
+                 for name, (_u, _m, conc) in servers.items() for flag in (False, True)}
         for r in range(repeats):
+            # Alternate the order each repeat so that drift (other load, a VM's CPU steal)
+            # does not all land on one level or one server.
             order = levels if r % 2 == 0 else levels[::-1]
             for c in order:
                 raw[c].append(await one_pass(base_url, model, prompts, c, max_tokens))
                 print(f"  repeat {r + 1}: raw pass c={c} done", file=sys.stderr)
-            if run_engine:
-                for c in order:
-                    eng[c].append(await engine_pass(base_url, model, args.seeds, n_seeds, c))
-                    print(f"  repeat {r + 1}: engine pass c={c} done", file=sys.stderr)
+            if args.no_engine:
+                continue
+            keys = list(steps) if r % 2 == 0 else list(steps)[::-1]
+            for name, flag in keys:
+                url, mdl, conc = servers[name]
+                wall, tokens, statuses = await step_pass(url, mdl, args.seeds, n_seeds, conc,
+                                                         seed=r + 1, difficulty=flag)
+                st = steps[name, flag]
+                st.seconds.append(wall)
+                st.completion_tokens.append(tokens)
+                for k, v in statuses.items():
+                    st.statuses[k] = st.statuses.get(k, 0) + v
+                print(f"  repeat {r + 1}: Step on {name}, difficulty judge "
+                      f"{'on' if flag else 'off'}: {wall:.1f} s", file=sys.stderr)
         passes = [_sum_passes(raw[c]) for c in levels]
-        engines = [_sum_engines(eng[c]) for c in levels] if run_engine else []
     finally:
-        if lm is not None:
+        for lm in started:
             lm.stop()
 
-    print(f"chat completions, {len(prompts)} prompts x {repeats} repeats, greedy, "
-          f"max_tokens {max_tokens}:")
-    print(render(passes, engines))
+    print(f"chat completions on {list(servers)[-1]}, {len(prompts)} prompts x {repeats} "
+          f"repeats, greedy, max_tokens {max_tokens}:")
+    print(render(passes, [] if args.no_engine else list(steps.values())))
     print(machine_notes())
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="4 prompts, 48 tokens, 4 seeds")
-    p.add_argument("--concurrency", type=int, default=4, help="the level compared with 1")
+    p.add_argument("--quick", action="store_true", help="4 prompts, 48 tokens, 4 seeds, 1 repeat")
+    p.add_argument("--concurrency", type=int, default=None,
+                   help="the level compared with 1 (default: the server's slots)")
     p.add_argument("--max-tokens", type=int, default=128)
     p.add_argument("--repeats", type=int, default=3, help="alternating passes per level")
     p.add_argument("--threads", type=int, default=None, help="server threads (default: all)")
-    p.add_argument("--no-engine", action="store_true", help="skip the engine measurement")
+    p.add_argument("--no-engine", action="store_true", help="skip the Step measurement")
+    p.add_argument("--program", choices=["python", "llama-server"],
+                   help="measure one server program only (default: both, when built)")
     p.add_argument("--seeds", type=Path, default=ROOT / "seeds" / "tiny.txt")
     p.add_argument("--base-url", help="measure an already-running server instead")
     p.add_argument("--model", default="smollm2-135m-instruct", help="with --base-url")
