@@ -124,6 +124,10 @@ def main() -> int:
         "filter options": lambda: view.filter_options(),
         "lineage of one seed": lambda: view.lineage(seed_id),
         "per-generation counts": lambda: store.generation_stats(),
+        # What the map of a stored run reads before embedding and placing: the accepted,
+        # and with the status/rule colourings the rejected that have an instruction too.
+        "map points: accepted": lambda: view.map_points(),
+        "map points: accepted + rejected": lambda: view.map_points(rejected=True),
     }
     def open_panel() -> None:
         from evolviz.panel import Explorer
@@ -132,6 +136,10 @@ def main() -> int:
                  base_url="http://127.0.0.1:9/v1").close()
 
     checks["open the panel (Explorer, no map)"] = open_panel
+    accepted, placed = len(view.map_points()), len(view.map_points(rejected=True))
+    print(f"{'map points: accepted':<38} {accepted:>14,}")
+    print(f"{'map points: accepted + rejected':<38} {placed:>14,}")
+    print(f"{'  ratio (embedding and placement grow so)':<38} {placed / max(1, accepted):>14.2f}")
     print(f"\n{'panel operation on this store':<38} {'median ms':>14}")
     for name, fn in checks.items():
         print(f"{name:<38} {timed(fn):>14.1f}")
