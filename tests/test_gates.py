@@ -277,6 +277,10 @@ async def test_duplicates_are_decided_at_close_so_an_interrupted_close_resumes_t
             assert rows[cid][1] == "accepted"
         else:
             assert rows[cid][1:3] == ("rejected", "duplicate") and rows[cid][4] == winner
+    with RunStore(tmp_path / "broken.db") as store:  # re-recorded with its calls intact
+        dups = [c for c in store.candidates(generation=1) if c.rejected_by == "duplicate"]
+        assert dups and all(c.calls["rewrite"].content and c.calls["answer"].content
+                            for c in dups)
     # A rejected slot keeps its seed and evolves the same text again: a duplicate of the
     # winner of generation 1, across generations; the pool never takes a duplicate.
     pool2 = dict(enumerate(want[1][1]))

@@ -199,4 +199,15 @@ def gate_generation(store: Any, generation: int, config: GateConfig, *,
         return []
     stage = DatasetStage(config, _seed_texts(store), encoder=encoder)
     stage.add_accepted(store.accepted_instructions(before_generation=generation))
-    return stage.judge(list(store.candidates(generation=generation)))
+    # The stage reads texts, statuses and verdicts, not the call records (every prompt and
+    # response, ~14 KB a candidate): held whole, a 52K-candidate generation took 700 MB at
+    # its close. The few it rejects are read again whole, to be re-recorded intact.
+    light = [Candidate(**{**c.__dict__, "calls": {}})
+             for c in store.candidates(generation=generation)]
+    out = []
+    for judged in stage.judge(light):
+        full = store.candidate(judged.id)
+        assert full is not None, judged.id
+        out.append(Candidate(**{**full.__dict__, "verdicts": judged.verdicts,
+                                "status": judged.status, "rejected_by": judged.rejected_by}))
+    return out
