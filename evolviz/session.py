@@ -227,9 +227,8 @@ class RunSession:
             self.local = None
         models = {role: ep.role_models.get(role, model) for role in ROLES}
         self._client = LLMClient(url, api_key=api_key, models=models,
-                                 concurrency=ep.concurrency or (
-                                     self.local.slots if ep.local else ep.calls_in_flight),
-                                 timeout=ep.timeout,
+                                 concurrency=(ep.concurrency or self.local.slots) if ep.local
+                                 else ep.calls_in_flight, timeout=ep.timeout,
                                  max_retries=ep.retries, cache=self.cache, recover=recover,
                                  structured_style="llama_cpp" if ep.local else "openai")
         self.evolution.configure(client=self._client)

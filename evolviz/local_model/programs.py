@@ -69,10 +69,6 @@ class ServerProgram:
     executable: Path | None  # None: llama-cpp-python's server, run by this Python
     slots: int
 
-    @property
-    def batched(self) -> bool:
-        return self.executable is not None
-
     def arguments(self, model: Path, alias: str, port: int, n_ctx: int,
                   n_threads: int) -> list[str]:
         """The server's own command-line arguments (after the launcher)."""
@@ -95,6 +91,10 @@ class ServerProgram:
             "--repeat-penalty", str(REPEAT_PENALTY),
             "--no-webui", "--offline",
         ]
+
+
+PYTHON_SERVER = ServerProgram("llama_cpp.server", None, 1)
+"""llama-cpp-python's server: run by this Python, one call at a time."""
 
 
 def find_llama_server() -> Path | None:
@@ -122,7 +122,7 @@ def pick_program(choice: str | None = None) -> ServerProgram:
             f"unknown local server {choice!r} (from {PROGRAM_ENV} or program=); "
             f"use 'llama-server' or 'python'")
     if choice == "python":
-        return ServerProgram("llama_cpp.server", None, 1)
+        return PYTHON_SERVER
     exe = find_llama_server()
     if exe is not None:
         return ServerProgram("llama-server", exe, LOCAL_SLOTS)
@@ -131,7 +131,7 @@ def pick_program(choice: str | None = None) -> ServerProgram:
             f"llama-server was asked for but is not built: run `bash "
             f".ci/build-llama-server.sh` (it builds into {Path(sys.prefix) / 'bin'}) or set "
             f"{LLAMA_SERVER_ENV} to an executable")
-    return ServerProgram("llama_cpp.server", None, 1)
+    return PYTHON_SERVER
 
 
 def local_slots() -> int:
