@@ -215,6 +215,23 @@ def reapply_rules(cand: Candidate, config: RunConfig, templates: TemplateSet) ->
     return new
 
 
+async def _cancel_and_wait(tasks: Sequence[asyncio.Task]) -> None:
+    """Cancel `tasks` and wait until they have stopped, so none commits afterwards.
+
+    A task of another event loop (a step driven from another thread) cannot be awaited
+    here; it is told to cancel on its own loop.
+    """
+    loop = asyncio.get_running_loop()
+    here = [t for t in tasks if t.get_loop() is loop]
+    for task in tasks:
+        if task.get_loop() is loop:
+            task.cancel()
+        elif not task.done():
+            task.get_loop().call_soon_threadsafe(task.cancel)
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await asyncio.gather(*here, return_exceptions=True)
+
+
 class Evolution:
     """A run: a store, a client, templates and settings, stepped one generation at a time.
 
@@ -247,6 +264,8 @@ class Evolution:
         self._client = client
         self._templates = templates
         self._config = config
+        # The tasks of the step now running, or of one broken off but not yet closed.
+        self._step_tasks: list[asyncio.Task] = []
         self._save_settings()
 
     # -- settings ------------------------------------------------------------------------
@@ -324,6 +343,7 @@ class Evolution:
         When the client's budget refuses a call, the candidates in flight finish their
         current call, unfinished ones are left unrecorded and `BudgetReached` is raised.
         """
+        await self._stop_previous_step()
         g = self.next_generation()
         pool = self.store.pool(g)
         assert pool is not None, f"generation {g} has no pool"
@@ -372,6 +392,8 @@ class Evolution:
                 results.put_nowait(None)
 
         closing = asyncio.create_task(closer())
+        tasks = [*workers, closing, *([rating] if rating is not None else [])]
+        self._step_tasks = tasks
         try:
             while True:
                 cand = await results.get()
@@ -391,11 +413,18 @@ class Evolution:
                 judged = gate_generation(self.store, g, config.gates)
                 self.store.close_generation(g, stats, judged)
         finally:
-            tasks = [*workers, closing, *([rating] if rating is not None else [])]
-            for task in tasks:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel_and_wait(tasks)
+
+    async def _stop_previous_step(self) -> None:
+        """Cancel the workers of a step that was broken off but not closed.
+
+        `break` out of `async for evo.step()` leaves the generator open until Python
+        finalizes it, later or never; its workers would go on evolving the slots that
+        this step is about to take, and two commits of one slot fail on the store's key.
+        """
+        leftover, self._step_tasks = self._step_tasks, []
+        if leftover:
+            await _cancel_and_wait(leftover)
 
     async def run(
         self,

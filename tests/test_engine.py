@@ -183,6 +183,26 @@ async def test_breaking_off_a_step_keeps_what_finished_and_resumes(tmp_path):
         assert evo.next_generation() == 2
 
 
+async def test_a_new_step_stops_the_workers_of_one_broken_off_but_not_yet_closed(tmp_path):
+    # `break` does not close an async generator: Python finalizes it later (or never,
+    # while a reference lives), and its workers keep evolving slots the next step also
+    # takes. Holding the iterator here makes that order certain rather than a race.
+    with FakeOpenAIServer(EvolResponder(), latency=0.02) as server:
+        evo = evolution(tmp_path, server, n=20)
+        broken_off = evo.step()
+        got = 0
+        async for _ in broken_off:
+            got += 1
+            if got == 3:
+                break
+        await evo.run(1)
+        cands = list(evo.store.candidates(generation=1))
+        assert sorted(c.slot for c in cands) == list(range(20))
+        assert evo.next_generation() == 2
+        await broken_off.aclose()  # closing it late changes nothing stored
+        assert evo.store.candidate_count(1) == 20
+
+
 async def test_reapply_rules_changes_thresholds_without_llm_calls(tmp_path):
     with FakeOpenAIServer(EvolResponder(p_copy_marker=0, p_identical=0, p_empty=0, p_equal=0,
                                         p_sorry=0, p_stopwords=0)) as server:
