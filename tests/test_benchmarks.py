@@ -19,6 +19,7 @@ QUICK = {
     "bench_panel_draw.py": "ms",
     "bench_gates.py": "decontam cand/s",
     "bench_verdicts.py": "verdict accuracy",
+    "bench_quantization.py": "accepted_share",
 }
 
 
