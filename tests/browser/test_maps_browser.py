@@ -1,7 +1,7 @@
 """The population map and the charts in a real JupyterLab in chromium: drawn after a
-Step, drawn again after the page is reloaded (the kernel keeps running), and a 250K-point
-map drawn whole. Point counts come from the page's own WebGL draw calls (webgl.py) and
-plotly's graph divs, never from Python."""
+Step, drawn again after the page is reloaded (the kernel keeps running; in JupyterLab and
+in Notebook 7), and a 250K-point map drawn whole. Point counts come from the page's own
+WebGL draw calls (webgl.py) and plotly's graph divs, never from Python."""
 
 from __future__ import annotations
 
@@ -108,6 +108,51 @@ def test_maps_and_charts_are_drawn_after_a_step_and_after_a_reload(page, jupyter
     assert painted_pixels(page, map_canvas(page))["coloured"] > 500
     screenshot(page, "panel-map-after-reload")
     assert page.evaluate("() => typeof window.__pwned") == "undefined"
+
+
+
+def test_maps_and_charts_survive_a_reload_in_notebook_7(page, jupyter_server, hostile_copy):
+    """The same reload in the Notebook 7 interface: it restores widget views through its own
+    document code, so JupyterLab's passing says nothing about it."""
+    from urllib.parse import quote
+
+    watch_points(page)
+    url = (f"{jupyter_server.url}notebooks/{quote(jupyter_server.relpath(hostile_copy))}"
+           f"?token={jupyter_server.token}")
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length >= 3",
+                           timeout=60_000)
+    page.wait_for_timeout(3000)  # let the kernel connect before running anything
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    expect(page.locator(".evz-pill")).to_have_text("next: generation 1", timeout=180_000)
+    wait_points(page, REFERENCES + SEEDS, timeout_ms=180_000)
+
+    t_step = page_now(page)
+    page.locator(".evz-step").click()
+    expect(page.locator(".evz-pill")).to_have_text("next: generation 2", timeout=120_000)
+    expect(page.locator(".evz-root .evz-row")).to_have_count(8, timeout=15_000)
+    want = REFERENCES + SEEDS + page.locator(".evz-row[data-status='accepted']").count()
+    wait_points(page, want, since=t_step)
+    before = wait_charts(page)
+
+    # Notebook 7 marks an unsaved document differently from JupyterLab, so the save is
+    # checked on disk: the saved outputs must hold the widget views a reload restores.
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 20
+    while "application/vnd.jupyter.widget-view+json" not in hostile_copy.read_text():
+        assert time.monotonic() < deadline, "Notebook 7 did not save the widget views"
+        page.wait_for_timeout(250)
+    page.reload(wait_until="domcontentloaded")
+    t_reload = page_now(page)
+    expect(page.locator(".evz-pill")).to_have_text("next: generation 2", timeout=60_000)
+    wait_points(page, want, since=t_reload, timeout_ms=90_000)
+    after = wait_charts(page)
+    assert {k: c["traces"] for k, c in after.items()} == {
+        k: c["traces"] for k, c in before.items()}, (before, after)
+    assert painted_pixels(page, map_canvas(page))["coloured"] > 500
+    screenshot(page, "panel-notebook7-after-reload")
 
 
 BIG = 250_000
