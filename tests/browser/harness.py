@@ -701,6 +701,23 @@ _JS_COUNT_PIXELS = """async ([b64, minSat, target, tol]) => {
 PLOTLY_BLUE = (0x63, 0x6E, 0xFA)
 
 
+def open_in_notebook7_and_run_all(page: Any, server: JupyterServer, nb_path: str | Path) -> None:
+    """Open `nb_path` in the Notebook 7 interface and run all cells from its Run menu.
+
+    Unlike `open_and_run_notebook` it neither restarts the kernel nor waits for the cells
+    to finish: callers wait for what the notebook itself shows.
+    """
+    from urllib.parse import quote
+
+    url = f"{server.url}notebooks/{quote(server.relpath(nb_path))}?token={server.token}"
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length >= 3",
+                           timeout=60_000)
+    page.wait_for_timeout(3000)  # let the kernel connect before running anything
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+
+
 def painted_pixels(
     page: Any,
     locator: Any,

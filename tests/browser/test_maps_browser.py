@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .harness import ARTIFACTS, open_and_run_notebook, painted_pixels, screenshot
+from .harness import (
+    ARTIFACTS,
+    open_and_run_notebook,
+    open_in_notebook7_and_run_all,
+    painted_pixels,
+    screenshot,
+)
 from .webgl import charts, page_now, wait_points, watch_points
 
 HOSTILE_NB = Path(__file__).with_name("hostile.ipynb")
@@ -53,14 +59,45 @@ def map_canvas(page):
     return canvases.nth(areas.index(max(areas)))
 
 
-def save_and_reload(page) -> None:
-    """Save (a reload restores widget views from the saved notebook), then reload."""
+def save_and_reload(page, path: Path) -> None:
+    """Save, then reload: a reload restores widget views from the saved notebook. The save
+    is checked on disk (the saved outputs must hold the widget views) because JupyterLab
+    and Notebook 7 mark an unsaved document differently."""
     page.locator(".jp-Notebook .jp-Cell").first.click()
     page.keyboard.press("Control+s")
-    expect(page.locator(".jp-mod-current .jp-mod-dirty, .lm-TabBar-tab.jp-mod-dirty")
-           ).to_have_count(0, timeout=20_000)
+    deadline = time.monotonic() + 20
+    while "application/vnd.jupyter.widget-view+json" not in path.read_text():
+        assert time.monotonic() < deadline, f"{path.name} was not saved with its widget views"
+        page.wait_for_timeout(250)
     page.wait_for_timeout(1000)
     page.reload(wait_until="domcontentloaded")
+
+
+def step_and_wait_drawn(page) -> tuple[int, dict[str, dict]]:
+    """Step once, then wait until the map holds the references, the seeds and the accepted
+    candidates, and the charts hold points. Returns that point count and the charts."""
+    t_step = page_now(page)
+    page.locator(".evz-step").click()
+    expect(page.locator(".evz-pill")).to_have_text("next: generation 2", timeout=120_000)
+    expect(page.locator(".evz-root .evz-row")).to_have_count(8, timeout=15_000)
+    accepted = page.locator(".evz-row[data-status='accepted']").count()
+    assert accepted >= 1
+    want = REFERENCES + SEEDS + accepted
+    wait_points(page, want, since=t_step)
+    return want, wait_charts(page)
+
+
+def assert_redrawn_after_reload(page, want: int, before: dict[str, dict]) -> None:
+    """Called just after a reload: the panel comes back at the same generation and draws
+    the same points and chart traces as before it."""
+    t_reload = page_now(page)
+    expect(page.locator(".evz-root")).to_be_visible(timeout=60_000)
+    expect(page.locator(".evz-pill")).to_have_text("next: generation 2", timeout=60_000)
+    wait_points(page, want, since=t_reload, timeout_ms=90_000)
+    after = wait_charts(page)
+    assert {k: c["traces"] for k, c in after.items()} == {
+        k: c["traces"] for k, c in before.items()}, (before, after)
+    assert painted_pixels(page, map_canvas(page))["coloured"] > 500
 
 
 @pytest.fixture
@@ -80,15 +117,7 @@ def test_maps_and_charts_are_drawn_after_a_step_and_after_a_reload(page, jupyter
     run.assert_clean()
     wait_points(page, REFERENCES + SEEDS)  # the map before the first Step
 
-    t_step = page_now(page)
-    page.locator(".evz-step").click()
-    expect(page.locator(".evz-pill")).to_have_text("next: generation 2", timeout=120_000)
-    expect(page.locator(".evz-root .evz-row")).to_have_count(8, timeout=15_000)
-    accepted = page.locator(".evz-row[data-status='accepted']").count()
-    assert accepted >= 1
-    want = REFERENCES + SEEDS + accepted
-    wait_points(page, want, since=t_step)
-    before = wait_charts(page)
+    want, before = step_and_wait_drawn(page)
     for title in CHART_TITLES:
         c = before[title]
         assert c["xTitle"] == "generation" and c["yTitle"], c  # both axes named
@@ -97,61 +126,23 @@ def test_maps_and_charts_are_drawn_after_a_step_and_after_a_reload(page, jupyter
     map_canvas(page).scroll_into_view_if_needed()
     screenshot(page, "panel-map")
 
-    save_and_reload(page)
-    t_reload = page_now(page)
-    expect(page.locator(".evz-root")).to_be_visible(timeout=60_000)
-    expect(page.locator(".evz-pill")).to_have_text("next: generation 2", timeout=60_000)
-    wait_points(page, want, since=t_reload, timeout_ms=90_000)
-    after = wait_charts(page)
-    assert {k: c["traces"] for k, c in after.items()} == {
-        k: c["traces"] for k, c in before.items()}, (before, after)
-    assert painted_pixels(page, map_canvas(page))["coloured"] > 500
+    save_and_reload(page, hostile_copy)
+    assert_redrawn_after_reload(page, want, before)
     screenshot(page, "panel-map-after-reload")
     assert page.evaluate("() => typeof window.__pwned") == "undefined"
-
 
 
 def test_maps_and_charts_survive_a_reload_in_notebook_7(page, jupyter_server, hostile_copy):
     """The same reload in the Notebook 7 interface: it restores widget views through its own
     document code, so JupyterLab's passing says nothing about it."""
-    from urllib.parse import quote
-
     watch_points(page)
-    url = (f"{jupyter_server.url}notebooks/{quote(jupyter_server.relpath(hostile_copy))}"
-           f"?token={jupyter_server.token}")
-    page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length >= 3",
-                           timeout=60_000)
-    page.wait_for_timeout(3000)  # let the kernel connect before running anything
-    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    open_in_notebook7_and_run_all(page, jupyter_server, hostile_copy)
     expect(page.locator(".evz-pill")).to_have_text("next: generation 1", timeout=180_000)
     wait_points(page, REFERENCES + SEEDS, timeout_ms=180_000)
 
-    t_step = page_now(page)
-    page.locator(".evz-step").click()
-    expect(page.locator(".evz-pill")).to_have_text("next: generation 2", timeout=120_000)
-    expect(page.locator(".evz-root .evz-row")).to_have_count(8, timeout=15_000)
-    want = REFERENCES + SEEDS + page.locator(".evz-row[data-status='accepted']").count()
-    wait_points(page, want, since=t_step)
-    before = wait_charts(page)
-
-    # Notebook 7 marks an unsaved document differently from JupyterLab, so the save is
-    # checked on disk: the saved outputs must hold the widget views a reload restores.
-    page.locator(".jp-Notebook .jp-Cell").first.click()
-    page.keyboard.press("Control+s")
-    deadline = time.monotonic() + 20
-    while "application/vnd.jupyter.widget-view+json" not in hostile_copy.read_text():
-        assert time.monotonic() < deadline, "Notebook 7 did not save the widget views"
-        page.wait_for_timeout(250)
-    page.reload(wait_until="domcontentloaded")
-    t_reload = page_now(page)
-    expect(page.locator(".evz-pill")).to_have_text("next: generation 2", timeout=60_000)
-    wait_points(page, want, since=t_reload, timeout_ms=90_000)
-    after = wait_charts(page)
-    assert {k: c["traces"] for k, c in after.items()} == {
-        k: c["traces"] for k, c in before.items()}, (before, after)
-    assert painted_pixels(page, map_canvas(page))["coloured"] > 500
+    want, before = step_and_wait_drawn(page)
+    save_and_reload(page, hostile_copy)
+    assert_redrawn_after_reload(page, want, before)
     screenshot(page, "panel-notebook7-after-reload")
 
 

@@ -13,7 +13,13 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from .harness import REPO_ROOT, assert_text_not_injected, open_and_run_notebook, screenshot
+from .harness import (
+    REPO_ROOT,
+    assert_text_not_injected,
+    open_and_run_notebook,
+    open_in_notebook7_and_run_all,
+    screenshot,
+)
 from .webgl import page_now, points_drawn, wait_points, watch_points
 
 HOSTILE_NB = Path(__file__).with_name("hostile.ipynb")
@@ -170,16 +176,7 @@ def test_explore_notebook_steps_on_the_local_model(page, jupyter_server):
 
 def test_panel_works_in_notebook_7(page, jupyter_server):
     """The same panel in the Notebook 7 interface (served by the same Jupyter server)."""
-    from urllib.parse import quote
-
-    url = (f"{jupyter_server.url}notebooks/{quote(jupyter_server.relpath(HOSTILE_NB))}"
-           f"?token={jupyter_server.token}")
-    page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length >= 3",
-                           timeout=60_000)
-    page.wait_for_timeout(3000)  # let the kernel connect before running anything
-    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    open_in_notebook7_and_run_all(page, jupyter_server, HOSTILE_NB)
     expect(page.locator(".evz-root")).to_be_visible(timeout=120_000)
     expect(page.locator(".evz-pill")).to_have_text("next: generation 1", timeout=60_000)
     page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
