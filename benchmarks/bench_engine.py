@@ -25,8 +25,8 @@ from pathlib import Path
 from machine import cpu_model
 
 from evolviz.config import RunConfig
-from evolviz.engine import Evolution
-from evolviz.llm import LLMClient
+from evolviz.run.engine import Evolution
+from evolviz.run.llm import LLMClient
 from evolviz.seeds import Seed
 from evolviz.store import RunStore
 from evolviz.templates import TemplateSet

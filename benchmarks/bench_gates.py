@@ -107,7 +107,7 @@ def bench_near(dataset_n: int, new_n: int, rng: np.random.Generator) -> dict:
 
 
 def bench_encoder(n: int, rng: np.random.Generator, vocab: list[str]) -> float:
-    from evolviz.embeddings import Encoder
+    from evolviz.embeddings.encoder import Encoder
 
     enc = Encoder(cache_dir=False)
     enc.load()

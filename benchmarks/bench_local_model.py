@@ -129,8 +129,8 @@ async def step_pass(base_url: str, model: str, seeds_path: Path, n_seeds: int,
     (the panel's default), with or without the difficulty judge (which also rates the
     seeds in it), no response cache."""
     from evolviz.config import RunConfig
-    from evolviz.engine import Evolution
-    from evolviz.llm import LLMClient
+    from evolviz.run.engine import Evolution
+    from evolviz.run.llm import LLMClient
     from evolviz.seeds import load_seeds
     from evolviz.store import RunStore
     from evolviz.templates import TemplateSet

@@ -42,9 +42,9 @@ DEFAULT_REFDATA = Path(os.environ.get("EVOLVIZ_REFDATA") or ROOT.parent / "share
 WARM_SCRIPT = """
 import json, sys, time
 t0 = time.perf_counter()
-from evolviz.embeddings import Encoder
+from evolviz.embeddings.encoder import Encoder
 from evolviz.maps import ReferenceMap
-from evolviz.references import find_references
+from evolviz.maps.references import find_references
 refs = find_references(sys.argv[1], sample=int(sys.argv[2]))
 enc = Encoder(cache_dir=sys.argv[3])
 m = ReferenceMap.fit(refs, enc, cache_dir=sys.argv[4])
@@ -83,11 +83,11 @@ def run(work: Path) -> int:
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
-    from evolviz import diversity
-    from evolviz.embeddings import Encoder
+    from evolviz.embeddings import diversity
+    from evolviz.embeddings.encoder import Encoder
     from evolviz.maps import ReferenceMap
     from evolviz.maps.fitting import fit_tsne as _fit_tsne
-    from evolviz.references import find_references, load_alpaca
+    from evolviz.maps.references import find_references, load_alpaca
 
     per_set = 300 if args.quick else 1000
     reps = {"update": 5 if args.quick else 10, "refit": 1 if args.quick else 3,

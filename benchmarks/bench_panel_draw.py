@@ -3,7 +3,7 @@
     python benchmarks/bench_panel_draw.py [--quick] [--repeats N] [--sizes 2000,20000]
 
 Starts its own JupyterLab (``tests/browser/harness.py``), opens a generated notebook in
-Debian's chromium (headless, software WebGL) and drives `evolviz.mapview.MapView` there:
+Debian's chromium (headless, software WebGL) and drives `evolviz.panel.mapview.MapView` there:
 the notebook shows the map (one jupyter-scatter plot) as the panel does, and a tiny
 anywidget "probe" through which the page asks the kernel to act. The map is a stub
 (`evolviz.testing.stub_map.StubMap`: synthetic blobs, labels and texts; the benchmark is
@@ -59,7 +59,7 @@ import jscatter
 import numpy as np
 from IPython.display import display
 
-from evolviz.mapview import MapView, Placed
+from evolviz.panel.mapview import MapView, Placed
 from evolviz.testing.stub_map import StubMap, synthetic_texts
 
 mv = MapView()

@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from evolviz.config import RunConfig
-from evolviz.engine import Evolution
-from evolviz.llm import LLMClient
+from evolviz.run.engine import Evolution
+from evolviz.run.llm import LLMClient
 from evolviz.seeds import Seed
 from evolviz.store import Query, RunStore, RunView
 from evolviz.templates import TemplateSet

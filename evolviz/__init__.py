@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from .config import RunConfig
-from .engine import Evolution, evolve_candidate, reapply_rules
 from .errors import (
     ConfigError,
     EvolvizError,
@@ -23,10 +22,11 @@ from .errors import (
     StoreVersionError,
     TemplateError,
 )
-from .export import export, to_dataframe
-from .llm import LLMClient, ResponseCache, Sampling
+from .exports.flat import export, to_dataframe
 from .records import Candidate, GenerationStats, PoolMember
 from .rules import RULE_IDS, RuleConfig, Verdict
+from .run.engine import Evolution, evolve_candidate, reapply_rules
+from .run.llm import LLMClient, ResponseCache, Sampling
 from .seeds import Seed, load_seeds
 from .store import RunStore
 from .templates import Template, TemplateSet

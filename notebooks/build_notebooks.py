@@ -110,7 +110,7 @@ teaching = nb([
              "for c in ex.store.candidates(generation=1):\n"
              "    verdict = c.rejection.reason if c.rejection else (c.error_class or 'kept')\n"
              "    print(f'{c.operator:20} {c.status:9} {inert(verdict)}')"),
-    ("code", "from evolviz.whatif import what_if\n"
+    ("code", "from evolviz.run.whatif import what_if\n"
              "from evolviz.config import RunConfig\n\n"
              "paper_only = RunConfig(rules=RuleConfig.paper())\n"
              "for g in what_if(ex.store, paper_only, ex.templates).per_generation:\n"
@@ -162,7 +162,7 @@ debugging = nb([
            "call:"),
     ("code", "from dataclasses import replace\n"
              "from evolviz import RuleConfig\n"
-             "from evolviz.whatif import what_if\n\n"
+             "from evolviz.run.whatif import what_if\n\n"
              "stricter = replace(ex.config, rules=RuleConfig(sorry_max_words=400, copied_ngram=4))\n"
              "print(what_if(ex.store, stricter, ex.templates).to_dict()['per_generation'])"),
     ("code", "import tempfile\n"
@@ -173,7 +173,7 @@ debugging = nb([
            "saved template. Same seeds and the same `--seed` make the comparison paired, "
            "candidate by candidate; every rate gets a 95% interval and only differences that "
            "survive a Holm correction are flagged (`evolviz compare A.db B.db` does the same)."),
-    ("code", "from evolviz.compare import compare_stores, render_comparison\n"
+    ("code", "from evolviz.workbench.compare import compare_stores, render_comparison\n"
              "from evolviz.store import RunStore\n\n"
              "ex_b = Explorer(SEEDS / 'tiny.txt', references=None, maps=False,\n"
              "                templates=out.parent)\n"
@@ -186,7 +186,7 @@ debugging = nb([
            "## Estimate: what will the full run cost?\n\nProject from the candidates just "
            "made (as `evolviz estimate SEEDS --generations N --from-store DB`; without "
            "`--from-store` it runs a 20-seed pilot first). Prices are yours, per million tokens."),
-    ("code", "from evolviz.estimate import PilotRow, project, render_estimate\n\n"
+    ("code", "from evolviz.workbench.estimate import PilotRow, project, render_estimate\n\n"
              "rows = [PilotRow.of(c) for c in ex_b.store.candidates(generation=1)]\n"
              "print(render_estimate(project(rows, seeds=52_000, generations=4, concurrency=32,\n"
              "                              prices=(0.15, 0.60))))"),
@@ -206,7 +206,7 @@ debugging = nb([
            "is recorded; a kept revision is loaded into the editor, not applied. From code, on "
            "a small dev slice so that it stays quick on the local model (a 135M model rarely "
            "writes a usable template: such a step is recorded as invalid, with why):"),
-    ("code", "from evolviz.optimize import render_steps\n\n"
+    ("code", "from evolviz.workbench.optimize import render_steps\n\n"
              "steps = await ex.suggest_revision(first.operator, steps=1, dev=4)\n"
              "print(render_steps(steps))\n"
              "print('every call is in', ex.widget.revision['store'])"),
@@ -221,9 +221,9 @@ paper = nb([
              "ex = Explorer(SEEDS / 'tiny.txt', references=REFERENCES, maps=False)\n"
              "await ex.run(2)\n"
              "print([s.to_dict() for s in ex.store.generation_stats()])"),
-    ("code", "from evolviz.embeddings import Encoder\n"
+    ("code", "from evolviz.embeddings.encoder import Encoder\n"
              "from evolviz.maps import ReferenceMap, metrics_by_generation, paper_figure, run_map\n"
-             "from evolviz.references import find_references\n\n"
+             "from evolviz.maps.references import find_references\n\n"
              "refs = find_references(REFERENCES, sample=500)\n"
              "refmap = ReferenceMap.fit(refs, Encoder(), seeds=[s.text for s in ex.seeds], k=20)\n"
              "df = run_map(ex.store, refmap)\n"

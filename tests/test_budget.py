@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from evolviz.budget import Budget, BudgetReached
 from evolviz.calls import Sampling
 from evolviz.errors import ConfigError
+from evolviz.run.budget import Budget, BudgetReached
 from evolviz.store import RunStore
 
 from conftest import run_cli

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from evolviz.stats import bootstrap, fisher_exact, holm, mcnemar_exact, wilson
+from evolviz.workbench.stats import bootstrap, fisher_exact, holm, mcnemar_exact, wilson
 
 from conftest import broken_mutation, run_cli
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from evolviz import diversity
+from evolviz.embeddings import diversity
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -84,7 +84,7 @@ def test_empty_and_single_populations_do_not_crash() -> None:
 
 @pytest.mark.slow
 def test_real_embeddings_rank_varied_instructions_above_rewordings() -> None:
-    from evolviz.embeddings import Encoder
+    from evolviz.embeddings.encoder import Encoder
 
     rewordings = [
         "Write a short poem about the sea.",

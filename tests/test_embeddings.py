@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evolviz.embeddings import DIM, MODEL_ID, Encoder
+from evolviz.embeddings.encoder import DIM, MODEL_ID, Encoder
 
 
 class CountingModel:

@@ -5,10 +5,10 @@ from collections import Counter
 import pytest
 
 from evolviz.config import RunConfig, operator_plan
-from evolviz.engine import Evolution, reapply_rules
 from evolviz.errors import ConfigError, StoreMismatchError
-from evolviz.llm import LLMClient, ResponseCache
 from evolviz.rules import RuleConfig
+from evolviz.run.engine import Evolution, reapply_rules
+from evolviz.run.llm import LLMClient, ResponseCache
 from evolviz.seeds import Seed
 from evolviz.store import RunStore
 from evolviz.templates import TemplateSet
@@ -226,9 +226,9 @@ async def test_reapply_rules_changes_thresholds_without_llm_calls(tmp_path):
 
 
 def test_reapply_rules_on_a_refusal_with_a_higher_threshold():
-    from evolviz.llm import CallResult
     from evolviz.records import Candidate
     from evolviz.rules import Verdict
+    from evolviz.run.llm import CallResult
 
     c = Candidate(id="g1-000000", generation=1, slot=0, parent_id="seed-000000",
                   seed_id="seed-000000", operator="deepening", parent_instruction="Say hi.",
@@ -263,7 +263,7 @@ def test_reply_with_length_is_rejected_as_truncated(tmp_path):
 
 
 async def test_seeds_are_rated_before_generation_one_and_only_once(tmp_path):
-    from evolviz.difficulty import rate_seeds
+    from evolviz.run.difficulty import rate_seeds
 
     with FakeOpenAIServer(EvolResponder()) as server:
         evo = evolution(tmp_path, server, n=5, config=RunConfig(seed=2, judge_difficulty=True))

@@ -5,11 +5,11 @@ from collections import Counter
 
 import pytest
 
-from evolviz.estimate import PilotRow, project
 from evolviz.records import Candidate
 from evolviz.store import RunStore
 from evolviz.testing import FakeOpenAIServer
 from evolviz.testing.evol_responder import EvolResponder
+from evolviz.workbench.estimate import PilotRow, project
 
 from conftest import run_cli
 

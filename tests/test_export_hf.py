@@ -200,7 +200,7 @@ def test_rejudging_rules_keeps_the_runs_gates_and_says_so(run):
 
 
 def test_diversity_numbers_come_from_cached_embeddings_only(run):
-    from evolviz.embeddings import Encoder
+    from evolviz.embeddings.encoder import Encoder
 
     tmp, store, _ = run
     cache = tmp / "cache"

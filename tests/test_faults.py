@@ -7,9 +7,9 @@ by a named rule, or failed with an error class; the counts add up; nothing raise
 import pytest
 
 from evolviz.config import RunConfig
-from evolviz.engine import Evolution
-from evolviz.llm import LLMClient
 from evolviz.rules import RULE_IDS
+from evolviz.run.engine import Evolution
+from evolviz.run.llm import LLMClient
 from evolviz.seeds import Seed
 from evolviz.store import RunStore
 from evolviz.templates import TemplateSet

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from evolviz.config import RunConfig
-from evolviz.engine import Evolution
 from evolviz.errors import ConfigError, InputError
 from evolviz.gates import (
     DatasetStage,
@@ -24,15 +23,16 @@ from evolviz.gates import (
     normal_form,
 )
 from evolviz.gates.decontam import BenchmarkItem
-from evolviz.llm import LLMClient
 from evolviz.records import Candidate
+from evolviz.run.engine import Evolution
+from evolviz.run.llm import LLMClient
+from evolviz.run.whatif import what_if
 from evolviz.seeds import Seed
 from evolviz.store import RunStore, check_store
 from evolviz.templates import TemplateSet
 from evolviz.testing import FakeOpenAIServer
 from evolviz.testing.dup_responder import DuplicatingResponder, topic_of
 from evolviz.testing.synthetic import synthetic_instructions
-from evolviz.whatif import what_if
 
 from conftest import ROOT, run_cli
 
@@ -192,7 +192,7 @@ def test_contamination_is_judged_before_duplication_and_names_file_and_item(tmp_
 
 
 def test_near_duplicates_use_the_real_encoder_and_skip_a_candidates_own_ancestors(tmp_path):
-    from evolviz.embeddings import Encoder
+    from evolviz.embeddings.encoder import Encoder
 
     enc = Encoder(cache_dir=tmp_path / "emb")
     seeds = [("seed-000000", "Write a short poem about a bakery."),

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from evolviz.errors import LLMCallError
-from evolviz.llm import LLMClient, ResponseCache, Sampling
+from evolviz.run.llm import LLMClient, ResponseCache, Sampling
 from evolviz.testing import FakeOpenAIServer
 
 MSGS = [{"role": "user", "content": "Name a colour."}]
@@ -140,8 +140,8 @@ async def test_a_dead_endpoint_is_recovered_once_and_calls_carry_on():
 
 
 async def test_response_format_goes_into_the_body_and_the_cache_key(tmp_path):
-    from evolviz.llm import cache_key
     from evolviz.rules import EQUALITY_FORMAT
+    from evolviz.run.llm import cache_key
 
     assert cache_key("m", MSGS, Sampling(), "0") != cache_key("m", MSGS, Sampling(), "0",
                                                               EQUALITY_FORMAT)

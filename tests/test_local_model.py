@@ -25,7 +25,6 @@ import openai
 import pytest
 
 from evolviz.errors import LocalModelError
-from evolviz.llm import ROLES
 from evolviz.local_model import (
     BASE_URL_ENV,
     DEFAULT_MODEL_ALIAS,
@@ -44,6 +43,7 @@ from evolviz.local_model.programs import (
     PROGRAM_ENV,
     pick_program,
 )
+from evolviz.run.llm import ROLES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -254,8 +254,8 @@ def test_llama_server_decodes_several_calls_at_once(
             if (m := re.search(r"launch_slot_: id +(\d+)", line))}
     assert len(busy) == 4, log[:first_release + 1]  # four slots decoding together
 
+    from evolviz.run.session import RunSession
     from evolviz.seeds import Seed
-    from evolviz.session import RunSession
 
     with RunSession(tmp_path / "r.db", seeds=[Seed(id="s0", instruction="Hi.")]) as session:
         assert session.endpoint.calls_in_flight == LOCAL_SLOTS

@@ -78,8 +78,8 @@ async def test_the_local_judge_answers_json_under_its_grammar(monkeypatch, tmp_p
     import json
 
     from evolviz.rules.judge import EQUALITY_FORMAT
+    from evolviz.run.session import RunSession
     from evolviz.seeds import Seed
-    from evolviz.session import RunSession
 
     monkeypatch.delenv(BASE_URL_ENV, raising=False)
     session = RunSession(tmp_path / "r.db", seeds=[Seed(id="s0", instruction="Say hi.")])

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evolviz import references
-from evolviz.references import find_references, load_alpaca, load_sharegpt
+from evolviz.maps import references
+from evolviz.maps.references import find_references, load_alpaca, load_sharegpt
 
 from conftest import REFDATA
 
@@ -156,7 +156,7 @@ def test_hub_rows_are_saved_in_the_refdata_layout(monkeypatch: pytest.MonkeyPatc
 
 @pytest.fixture(scope="module")
 def encoder():
-    from evolviz.embeddings import Encoder
+    from evolviz.embeddings.encoder import Encoder
 
     with Encoder() as enc:
         yield enc
@@ -187,7 +187,7 @@ def refmap(refs, encoder, map_cache):
 
 @pytest.mark.slow
 def test_warm_start_loads_the_same_map_without_the_model(refs, refmap, map_cache) -> None:
-    from evolviz.embeddings import Encoder
+    from evolviz.embeddings.encoder import Encoder
     from evolviz.maps import ReferenceMap
 
     fresh = Encoder()  # a new session: the model is not loaded unless a text is missing
@@ -246,7 +246,7 @@ def test_placement_keeps_references_fixed_and_lands_near_twins(refmap) -> None:
 
 @pytest.mark.slow
 def test_identical_texts_cover_one_cluster_and_spread_texts_more(refmap) -> None:
-    from evolviz import diversity
+    from evolviz.embeddings import diversity
 
     same = ["Explain what a linked list is."] * 10
     varied = [refmap.reference_texts[i] for i in range(0, 2 * SAMPLE, 60)]

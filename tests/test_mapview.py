@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evolviz.mapview import COLOUR_BY, MapView, Placed
+from evolviz.panel.mapview import COLOUR_BY, MapView, Placed
 from evolviz.testing.stub_map import StubMap
 
 PAYLOAD = '<img src=x onerror="window.__pwned=1"> & <b>bold</b>'

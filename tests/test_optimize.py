@@ -5,11 +5,11 @@ import json
 import pytest
 
 from evolviz.errors import TemplateError
-from evolviz.optimize import parse_proposal, revision_messages
 from evolviz.records import Candidate
 from evolviz.rules import Verdict
 from evolviz.store import RunStore
 from evolviz.templates import TemplateSet
+from evolviz.workbench.optimize import parse_proposal, revision_messages
 
 from conftest import broken_mutation, run_cli
 

@@ -391,8 +391,8 @@ async def test_a_revision_loop_stops_and_waits_for_no_run(server, tmp_path):
 async def test_the_charts_overlay_the_compared_run_and_clear_again(server, tmp_path):
     """After a comparison the charts show B dashed beside A, in the same colour per
     operator, and rejections as A's stack beside B's for each generation."""
-    from evolviz.mapview import MapView
     from evolviz.panel.compare_view import comparison
+    from evolviz.panel.mapview import MapView
 
     from conftest import broken_mutation
 

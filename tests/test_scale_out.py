@@ -8,8 +8,8 @@ with a long latency. See docs/scale_out.md.
 import pytest
 
 from evolviz.config import RunConfig
-from evolviz.engine import Evolution
-from evolviz.llm import LLMClient
+from evolviz.run.engine import Evolution
+from evolviz.run.llm import LLMClient
 from evolviz.seeds import Seed
 from evolviz.store import RunStore
 from evolviz.templates import TemplateSet

@@ -14,10 +14,10 @@ import pytest
 
 from evolviz.config import RunConfig
 from evolviz.errors import EndpointError, LLMCallError
-from evolviz.llm import LLMClient
 from evolviz.panel import Explorer
+from evolviz.run.llm import LLMClient
+from evolviz.run.session import Endpoint, RunSession
 from evolviz.seeds import Seed
-from evolviz.session import Endpoint, RunSession
 from evolviz.store import RunStore, RunView, check_store
 from evolviz.testing import FakeOpenAIServer
 from evolviz.testing.evol_responder import EvolResponder
@@ -270,8 +270,8 @@ def test_evolviz_explore_writes_a_notebook_that_reopens_the_run(tmp_path, seeds_
 async def test_structured_output_in_llama_cpp_form_and_a_500_refusal_falls_back():
     """The local model's server takes a schema as {"type": "json_object", "schema": ...}
     and answers OpenAI's json_schema form with a 500 naming response_format."""
-    from evolviz.llm import _http_module
     from evolviz.rules.judge import EQUALITY_FORMAT
+    from evolviz.run.llm import _http_module
 
     http = _http_module()
     bodies = []

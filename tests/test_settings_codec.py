@@ -8,7 +8,7 @@ from evolviz.config import RunConfig
 from evolviz.errors import ConfigError, InputError
 from evolviz.panel.settings_codec import decode_settings, encode_settings
 from evolviz.rules import RuleConfig
-from evolviz.session import Endpoint
+from evolviz.run.session import Endpoint
 from evolviz.templates import TemplateSet
 
 OPS = list(TemplateSet.load().operators)
@@ -103,8 +103,8 @@ def test_the_form_shows_the_gates_and_every_roles_reply_budget():
 
 
 def test_the_budget_fields_decode_to_a_checked_budget_or_none():
-    from evolviz.budget import Budget
     from evolviz.panel.settings_codec import decode_budget, encode_budget
+    from evolviz.run.budget import Budget
 
     assert decode_budget(None) is None
     assert decode_budget(encode_budget(None)) is None

@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 
 from evolviz.config import RunConfig
-from evolviz.engine import reapply_rules
 from evolviz.errors import InputError
 from evolviz.rules import BEYOND_PAPER, RULE_IDS, RuleConfig
+from evolviz.run.engine import reapply_rules
 from evolviz.store import RunStore
 from evolviz.templates import TemplateSet
 from evolviz.testing.corpus import SEED_RATING, load_cases, run_cases

@@ -12,7 +12,7 @@ __all__ = ["cmd_export", "cmd_map"]
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..export import export
+    from ..exports.flat import export
     from ..store import RunStore
 
     gates_given = (args.no_dedup or args.near_dup is not None or args.decontaminate
@@ -31,7 +31,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                           "re-judges a run implicitly; add --rejudge to apply them")
     with RunStore(args.store, create=False) as store:
         if args.format == "hf":
-            from ..export_hf import export_hf, rules_rejudger
+            from ..exports.hf import export_hf, rules_rejudger
 
             # Gate settings given replace the run's; none given keeps the run's gates.
             rejudge = gate_config(args)[0] if args.rejudge and gates_given else None

@@ -137,7 +137,7 @@ def budget_options(p: argparse.ArgumentParser) -> None:
 
 
 def budget(args: argparse.Namespace) -> Any:
-    from ..budget import Budget
+    from ..run.budget import Budget
 
     price_pair = prices(args)
     if args.max_tokens is None and args.max_cost is None:

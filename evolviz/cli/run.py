@@ -15,8 +15,8 @@ __all__ = ["cmd_run"]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..budget import BudgetReached
-    from ..progress import CliProgress
+    from ..run.budget import BudgetReached
+    from .progress import CliProgress
 
     if args.generations < 1:
         raise ConfigError("--generations must be >= 1")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
-from ..session import Endpoint, RunSession
+from ..run.session import Endpoint, RunSession
 from .options import weights
 
 __all__ = ["load_run_seeds", "open_run", "record_gate_inputs"]
@@ -55,7 +55,7 @@ def open_run(args: argparse.Namespace, seeds: Sequence[Any], store_path: str | P
     when no endpoint is given)."""
     from ..config import RunConfig
     from ..rules import RuleConfig
-    from ..session import default_sampling
+    from ..run.session import default_sampling
     from ..templates import TemplateSet
 
     if args.concurrency is not None and args.concurrency < 1:

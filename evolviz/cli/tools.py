@@ -13,8 +13,8 @@ __all__ = ["cmd_explore", "cmd_serve_local", "cmd_templates"]
 
 def cmd_explore(args: argparse.Namespace) -> int:
     """Write the run's notebook beside it and open it in JupyterLab on 127.0.0.1."""
-    from ..explore_notebook import write_explore_notebook
-    from ..session import RunSession
+    from ..run.session import RunSession
+    from .explore_notebook import write_explore_notebook
 
     if not RunSession.has_run(args.store):
         raise InputError(f"{args.store}: no run in this store (make one with `evolviz run`)")

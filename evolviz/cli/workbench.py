@@ -12,8 +12,8 @@ __all__ = ["cmd_compare", "cmd_estimate", "cmd_optimize"]
 def cmd_compare(args: argparse.Namespace) -> int:
     import json
 
-    from ..compare import compare_stores, render_comparison
     from ..store import RunStore
+    from ..workbench.compare import compare_stores, render_comparison
 
     price_pair = prices(args)
     with RunStore(args.a, create=False, readonly=True) as a, \
@@ -24,12 +24,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from ..estimate import run_estimate
+    from ..workbench.estimate import run_estimate
 
     return run_estimate(args, prices(args))
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
-    from ..optimize import run_optimize
+    from ..workbench.optimize import run_optimize
 
     return run_optimize(args)

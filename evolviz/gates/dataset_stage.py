@@ -180,7 +180,7 @@ class DatasetStage:
 @cache
 def _shared_encoder() -> Any:
     """One encoder per process: each close would otherwise load the model again."""
-    from ..embeddings import Encoder
+    from ..embeddings.encoder import Encoder
 
     return Encoder()
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..embeddings import default_cache_root, text_key
+from ..embeddings.encoder import default_cache_root, text_key
 
 if TYPE_CHECKING:
     from .refmap import ReferenceMap

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import diversity
+from ..embeddings import diversity
 from ..records import seed_text
 from .refmap import SEED_SOURCE, ReferenceMap
 

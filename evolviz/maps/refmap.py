@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from ..embeddings import Encoder
-from ..references import ReferenceSet
+from ..embeddings.encoder import Encoder
 from .cache import FORMAT, cache_folder, hash_key, load_cached, save_cached
 from .fitting import PCA_DIMS, PERPLEXITY, fit_tsne, keywords, kmeans, nearest
+from .references import ReferenceSet
 
 __all__ = ["ADDED_SOURCE", "SEED_SOURCE", "ReferenceMap"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..embeddings import Encoder
+from ..embeddings.encoder import Encoder
 from .figures import paper_figure
 from .frame import metrics_by_generation, run_map, seed_text
 from .refmap import ReferenceMap
@@ -33,8 +33,8 @@ def map_main(store_path: str, reference: str | None, out: str, sample: int = 100
     0 written, 2 unusable input.
     """
     from ..errors import StoreError
-    from ..references import find_references
     from ..store import RunStore
+    from .references import find_references
 
     def say(msg: str) -> None:
         print(f"evolviz map: {msg}", file=sys.stderr)

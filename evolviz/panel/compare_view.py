@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..compare import compare_stores
 from ..errors import StoreError
 from ..store import RunStore, RunView
+from ..workbench.compare import compare_stores
 
 __all__ = ["comparison"]
 

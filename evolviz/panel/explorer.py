@@ -6,7 +6,7 @@ candidate is committed to the run store before the panel hears of it, so stoppin
 crash or a kernel restart loses only the calls in flight, and opening the same store
 again (`Explorer.open`) resumes the run, whether the CLI or a panel made it.
 
-The run is wired up by `evolviz.session.RunSession` (the same code the CLI uses); this
+The run is wired up by `evolviz.run.session.RunSession` (the same code the CLI uses); this
 class only translates widget events into session calls and store reads into widget state.
 An API key, when one is needed, is read from the environment variable named by
 `api_key_env` when a call is made: never put in widget state, the store or a log.
@@ -24,21 +24,21 @@ from typing import Any
 
 import ipywidgets as ipw
 
-from ..budget import Budget, BudgetReached
 from ..config import RunConfig
 from ..errors import EvolvizError
 from ..records import Candidate
+from ..run.budget import Budget, BudgetReached
+from ..run.session import Endpoint, RunSession
+from ..run.whatif import what_if
 from ..seeds import Seed, load_seeds
-from ..session import Endpoint, RunSession
 from ..store import Query, RunView
 from ..templates import TemplateSet
-from ..whatif import what_if
-from ..widget import ExplorerWidget
 from .compare_view import comparison
 from .map_controller import MapController
 from .revision_controller import RevisionController
 from .settings_codec import decode_budget, decode_settings, encode_budget, encode_settings
 from .templates_controller import TemplatesController, template_state
+from .widget import ExplorerWidget
 
 __all__ = ["Explorer"]
 

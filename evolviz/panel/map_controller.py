@@ -18,10 +18,10 @@ from typing import Any
 import ipywidgets as ipw
 
 from ..errors import EvolvizError
-from ..mapview import COLOUR_BY, MapView
 from ..records import Candidate
-from ..session import RunSession
+from ..run.session import RunSession
 from ..store import RunView
+from .mapview import COLOUR_BY, MapView
 
 __all__ = ["MapController"]
 
@@ -65,9 +65,9 @@ class MapController:
 
     async def load(self) -> None:
         """Fit (or load from cache) the reference map, then draw what the store holds."""
-        from ..embeddings import Encoder
+        from ..embeddings.encoder import Encoder
         from ..maps import ReferenceMap
-        from ..references import find_references
+        from ..maps.references import find_references
 
         notes: list[str] = []
         loop = asyncio.get_running_loop()

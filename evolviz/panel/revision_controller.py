@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EvolvizError
-from ..optimize import dev_slice, kept, optimize
+from ..run.session import RunSession
 from ..seeds import Seed
-from ..session import RunSession
 from ..templates import Template, parse_template
+from ..workbench.optimize import dev_slice, kept, optimize
 from .templates_controller import template_fields
 
 __all__ = ["RevisionController", "shown_step"]

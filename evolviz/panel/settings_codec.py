@@ -12,12 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..budget import Budget
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..gates import GateConfig
 from ..rules import RULE_IDS
-from ..session import Endpoint
+from ..run.budget import Budget
+from ..run.session import Endpoint
 
 __all__ = ["decode_budget", "decode_settings", "encode_budget", "encode_settings"]
 

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from ..engine import evolve_candidate
 from ..errors import EvolvizError, TemplateError
 from ..records import Candidate, PoolMember
-from ..session import RunSession
+from ..run.engine import evolve_candidate
+from ..run.session import RunSession
 from ..templates import ROLE_PLACEHOLDERS, Template, parse_template
 
 __all__ = ["TemplatesController", "template_fields", "template_state"]

@@ -151,8 +151,8 @@ async def run_cases(cases: Iterable[Case], workdir: str | Path, *, config: Any =
     """Each case as one candidate of a one-generation run, one run per operator (so the
     operator is the one the case names), against a real scripted HTTP server."""
     from ..config import RunConfig
-    from ..engine import Evolution, candidate_id
-    from ..llm import LLMClient
+    from ..run.engine import Evolution, candidate_id
+    from ..run.llm import LLMClient
     from ..seeds import Seed
     from ..store import RunStore
     from ..templates import TemplateSet

@@ -1,7 +1,7 @@
 """A responder that replays exact replies per candidate and per call kind.
 
 The engine sends every call with a seed fixed by (run seed, candidate id, call name), see
-`evolviz.engine.call_seed`, so the scripted server can tell, from the request alone, which
+`evolviz.run.engine.call_seed`, so the scripted server can tell, from the request alone, which
 candidate's which call it is serving, and answer exactly what a test scripted for it,
 including the judge's re-ask and a finish reason. Nothing is matched on prompt wording, so
 templates can change without breaking the script.

@@ -20,7 +20,7 @@ __all__ = ["ScriptedTransport"]
 
 
 def _http() -> Any:
-    from ..llm import _http_module
+    from ..run.llm import _http_module
 
     return _http_module()
 

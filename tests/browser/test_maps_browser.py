@@ -150,7 +150,7 @@ BIG = 250_000
 BIG_NB = """
 import time
 from IPython.display import display
-from evolviz.mapview import MapView
+from evolviz.panel.mapview import MapView
 from evolviz.testing.stub_map import StubMap
 
 refmap = StubMap({n})

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .errors import TemplateError
+from ..errors import TemplateError
 
 __all__ = [
     "ROLE_PLACEHOLDERS",

@@ -6,8 +6,8 @@ import sys
 
 from tqdm import tqdm
 
-from .records import Candidate, GenerationStats
-from .store import RunStore
+from ..records import Candidate, GenerationStats
+from ..store import RunStore
 
 __all__ = ["CliProgress"]
 

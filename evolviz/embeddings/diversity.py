@@ -1,6 +1,6 @@
 """Diversity as numbers, where the paper only showed a picture.
 
-Every metric works on unit-length embeddings (what `evolviz.embeddings.Encoder` returns),
+Every metric works on unit-length embeddings (what `evolviz.embeddings.encoder.Encoder` returns),
 so a dot product is a cosine similarity. Each answers a different question:
 
 - ``coverage``: what share of the k topic clusters the population reaches at all;

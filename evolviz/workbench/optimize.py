@@ -21,11 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from .engine import evolve_candidate
-from .errors import TemplateError
-from .records import Candidate, PoolMember
+from ..errors import TemplateError
+from ..records import Candidate, PoolMember
+from ..run.engine import evolve_candidate
+from ..templates import Template, TemplateSet, parse_template
 from .stats import mcnemar_exact, wilson
-from .templates import Template, TemplateSet, parse_template
 
 __all__ = ["ALPHA", "REVISE_MARKER", "dev_slice", "kept", "optimize", "parse_proposal",
            "revision_messages"]
@@ -188,7 +188,7 @@ def dev_slice(seeds: Sequence[Any], n: int, seed: int) -> list[Any]:
 
 def render_steps(history: Sequence[dict[str, Any]]) -> str:
     """Each step's numbers and diff for a terminal; proposals are LLM text, made inert."""
-    from .textsafe import inert
+    from ..textsafe import inert
 
     lines = []
     for h in history:
@@ -213,8 +213,8 @@ def run_optimize(args: Any) -> int:
     import sys
     from pathlib import Path
 
-    from .cli.runsetup import load_run_seeds, open_run
-    from .errors import ConfigError
+    from ..cli.runsetup import load_run_seeds, open_run
+    from ..errors import ConfigError
 
     if args.steps < 1 or args.dev < 2:
         raise ConfigError("--steps must be >= 1 and --dev >= 2")

@@ -25,12 +25,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import InputError
-from .gates import GateConfig
-from .gates.dataset_stage import passed_gates
-from .gates.what_if import rejudged_candidates
-from .records import Candidate
-from .store import RunStore
+from ..errors import InputError
+from ..gates import GateConfig
+from ..gates.dataset_stage import passed_gates
+from ..gates.what_if import rejudged_candidates
+from ..records import Candidate
+from ..store import RunStore
 
 __all__ = ["SCHEMA", "RulesRejudge", "export_hf", "rules_rejudger"]
 
@@ -120,7 +120,7 @@ def export_hf(store: RunStore, out: str | Path, *, include_seeds: bool = False,
     names = shards.finish()
     if thumbnail is not None:
         shutil.copyfile(thumbnail, tmp / "map.png")
-    from .export_card import dataset_card, diversity
+    from .card import dataset_card, diversity
 
     summary = {**stats.summary(), "diversity": diversity(texts)}
     card = dataset_card(store, summary, rows=shards.n, shards=names,
@@ -142,7 +142,7 @@ class RulesRejudge:
         self.config, self.templates = config, templates
 
     def __call__(self, c: Candidate) -> Candidate:
-        from .engine import reapply_rules
+        from ..run.engine import reapply_rules
 
         return reapply_rules(c, self.config, self.templates)
 
@@ -152,8 +152,8 @@ def rules_rejudger(store: RunStore, no_rule: list[str], sorry_max_words: int | N
     """The run's stored rules with these changes, for `export_hf(rules_rejudge=...)`."""
     from dataclasses import replace
 
-    from .config import RunConfig
-    from .templates import TemplateSet
+    from ..config import RunConfig
+    from ..templates import TemplateSet
 
     config = RunConfig.from_dict(store.get_meta("config") or {})
     rules = config.rules

@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .calls import ROLES
-from .errors import ConfigError, InputError
-from .records import Candidate
+from ..calls import ROLES
+from ..errors import ConfigError, InputError
+from ..records import Candidate
 from .stats import wilson
 
 __all__ = ["PilotRow", "project", "render_estimate", "run_estimate"]
@@ -170,7 +170,7 @@ def _pilot_rows(args: Any, seeds: Sequence[Any]) -> tuple[list[PilotRow], int]:
     import asyncio
     import tempfile
 
-    from .cli.runsetup import open_run
+    from ..cli.runsetup import open_run
 
     chosen = sorted(random.Random(args.seed).sample(range(len(seeds)),
                                                     min(args.pilot, len(seeds))))
@@ -195,8 +195,8 @@ def run_estimate(args: Any, prices: tuple[float, float] | None) -> int:
     import json
     import sys
 
-    from .cli.runsetup import load_run_seeds
-    from .store import RunStore
+    from ..cli.runsetup import load_run_seeds
+    from ..store import RunStore
 
     if args.generations < 1:
         raise ConfigError("--generations must be >= 1")

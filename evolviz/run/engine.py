@@ -21,15 +21,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .budget import BudgetReached
-from .calls import CallName, Role, call_seed
-from .config import RunConfig, operator_plan
-from .difficulty import rate, rate_seeds, reask_messages
-from .errors import ConfigError, EndpointError, LLMCallError, StoreMismatchError
-from .gates.dataset_stage import gate_generation
-from .llm import CallResult, LLMClient
-from .records import Candidate, GenerationStats, PoolMember
-from .rules import (
+from ..calls import CallName, Role, call_seed
+from ..config import RunConfig, operator_plan
+from ..errors import ConfigError, EndpointError, LLMCallError, StoreMismatchError
+from ..gates.dataset_stage import gate_generation
+from ..records import Candidate, GenerationStats, PoolMember
+from ..rules import (
     EQUALITY_FORMAT,
     EQUALITY_REASK,
     OperatorView,
@@ -43,8 +40,11 @@ from .rules import (
     rewrite_stage,
     unusable,
 )
-from .store import RunStore, seeds_fingerprint
-from .templates import Template, TemplateSet
+from ..store import RunStore, seeds_fingerprint
+from ..templates import Template, TemplateSet
+from .budget import BudgetReached
+from .difficulty import rate, rate_seeds, reask_messages
+from .llm import CallResult, LLMClient
 
 __all__ = ["Evolution", "call_seed", "candidate_id", "evolve_candidate", "judge_answer",
            "reapply_rules"]

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .calls import ROLES, Sampling
-from .config import DEFAULT_SAMPLING, RunConfig
+from ..calls import ROLES, Sampling
+from ..config import DEFAULT_SAMPLING, RunConfig
+from ..errors import ConfigError, StoreError
+from ..store import ResponseCache, RunStore
+from ..templates import TemplateSet
 from .engine import Evolution
-from .errors import ConfigError, StoreError
 from .llm import LLMClient
-from .store import ResponseCache, RunStore
-from .templates import TemplateSet
 
 __all__ = ["Endpoint", "RunSession", "default_sampling", "stored_templates"]
 
@@ -79,7 +79,7 @@ class Endpoint:
         if self.concurrency:
             return self.concurrency
         if self.local:
-            from .local_model.programs import local_slots
+            from ..local_model.programs import local_slots
 
             return local_slots()
         return 8
@@ -88,7 +88,7 @@ class Endpoint:
 def default_sampling(endpoint: Endpoint) -> dict[str, Sampling]:
     """The sampling preset for an endpoint: the local 135M model wants shorter outputs."""
     if endpoint.local:
-        from .local_model import LOCAL_SAMPLING
+        from ..local_model import LOCAL_SAMPLING
 
         return dict(LOCAL_SAMPLING)
     return dict(DEFAULT_SAMPLING)
@@ -214,7 +214,7 @@ class RunSession:
             return self._client
         ep = self.endpoint
         if ep.local:
-            from .local_model import shared_local_model
+            from ..local_model import shared_local_model
 
             self.notify("starting the local model (SmolLM2-135M-Instruct)…")
             self.local = shared_local_model()

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import RunConfig
+from ..config import RunConfig
+from ..store import RunStore
+from ..templates import TemplateSet
 from .engine import reapply_rules
-from .store import RunStore
-from .templates import TemplateSet
 
 __all__ = ["WhatIf", "what_if"]
 
@@ -35,7 +35,7 @@ def what_if(store: RunStore, config: RunConfig, templates: TemplateSet) -> WhatI
     """Rules 2-4 re-applied under `config`, then the dataset gates (`config.gates`) over
     the result: a candidate another rule now rejects leaves the dataset, so whether a later
     one is its duplicate changes too."""
-    from .gates import gates_what_if
+    from ..gates import gates_what_if
 
     d = gates_what_if(store, config.gates,
                       rejudge=lambda c: reapply_rules(c, config, templates))

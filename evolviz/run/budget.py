@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .calls import Sampling
-from .errors import ConfigError, EvolvizError
+from ..calls import Sampling
+from ..errors import ConfigError, EvolvizError
 
 __all__ = ["Budget", "BudgetReached"]
 

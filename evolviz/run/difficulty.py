@@ -12,10 +12,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .calls import CallName, CallResult, Role, call_seed
-from .errors import LLMCallError
-from .rules import DIFFICULTY_FORMAT, DIFFICULTY_REASK, parse_difficulty
-from .rules.judge import REASK
+from ..calls import CallName, CallResult, Role, call_seed
+from ..errors import LLMCallError
+from ..rules import DIFFICULTY_FORMAT, DIFFICULTY_REASK, parse_difficulty
+from ..rules.judge import REASK
 
 __all__ = ["rate", "rate_seeds", "reask_messages"]
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .embeddings import default_cache_root
+from ..embeddings.encoder import default_cache_root
 
 __all__ = [
     "DEFAULT_FILES",
@@ -40,7 +40,7 @@ __all__ = [
     "load_sharegpt",
 ]
 
-log = logging.getLogger("evolviz.references")
+log = logging.getLogger("evolviz.maps.references")
 
 # The files chosen in a reference folder laid out like ../shared/refdata, when present:
 # the original Alpaca's first records and ShareGPT's first turns (what the paper compares).
@@ -226,7 +226,7 @@ def find_references(
     else the public hub when it answers within `timeout` seconds, else none.
 
     Messages for a person (what was loaded, what was skipped, why nothing was) go to the
-    ``evolviz.references`` logger and, if given, are appended to `notes`.
+    ``evolviz.maps.references`` logger and, if given, are appended to `notes`.
     """
 
     def say(msg: str) -> None:

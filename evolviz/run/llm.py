@@ -22,10 +22,10 @@ from typing import Any
 
 import openai
 
+from ..calls import ROLES, CallResult, Sampling
+from ..errors import EndpointError, LLMCallError
+from ..store.cache import ResponseCache
 from .budget import Budget
-from .calls import ROLES, CallResult, Sampling
-from .errors import EndpointError, LLMCallError
-from .store.cache import ResponseCache
 
 __all__ = [
     "ROLES",
@@ -173,7 +173,7 @@ class LLMClient:
         self.structured_style = structured_style
         self._recover_lock: asyncio.Lock | None = None
         self.tokens = TokenCounter()
-        # A spending limit (evolviz.budget.Budget) consulted before every paid call.
+        # A spending limit (evolviz.run.budget.Budget) consulted before every paid call.
         self.budget: Budget | None = None
         self._rng = rng or random.Random(0)
         self._api_key = api_key or "none"

@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ConfigError
-from .records import Candidate
-from .store import RunStore
+from ..errors import ConfigError
+from ..records import Candidate
+from ..store import RunStore
 
 __all__ = ["FORMATS", "export", "iter_dataset", "to_dataframe"]
 

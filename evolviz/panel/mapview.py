@@ -31,8 +31,8 @@ import pandas as pd
 import plotly.colors as pc
 import plotly.graph_objects as go
 
-from . import diversity
-from .store import RunStore, RunView
+from ..embeddings import diversity
+from ..store import RunStore, RunView
 
 __all__ = ["COLOUR_BY", "MapView", "Placed", "tooltip_text"]
 

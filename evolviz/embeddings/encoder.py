@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .store.embedding_cache import EmbeddingCache
+from ..store.embedding_cache import EmbeddingCache
 
 __all__ = [
     "DIM",

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from .gates import GateConfig
-from .store import RunStore
+from ..gates import GateConfig
+from ..store import RunStore
 
 __all__ = ["dataset_card", "size_category"]
 
@@ -44,8 +44,8 @@ def diversity(texts_by_generation: dict[int, list[str]]) -> dict[str, Any] | Non
     """Diversity of the exported instructions, only when it is cheap: every one of them is
     already in the embedding cache (a map of the run was drawn), so no model is loaded.
     Otherwise None, and the card says how to get the numbers."""
-    from .diversity import mean_pairwise_cosine_distance, vendi_score
-    from .embeddings import Encoder, default_cache_root
+    from ..embeddings.diversity import mean_pairwise_cosine_distance, vendi_score
+    from ..embeddings.encoder import Encoder, default_cache_root
 
     if not (default_cache_root() / "embeddings" / "embeddings.sqlite").exists():
         return None
@@ -74,7 +74,7 @@ def dataset_card(store: RunStore, summary: dict[str, Any], *, rows: int, shards:
                  include_seeds: bool, rejudge: GateConfig | None,
                  rules_rejudged: dict[str, Any] | None,
                  thumbnail: str | None) -> str:
-    from .export_hf import now_iso
+    from .hf import now_iso
 
     config = store.get_meta("config") or {}
     gates = rejudge.to_dict() if rejudge is not None else GateConfig.from_dict(
@@ -177,7 +177,7 @@ def _template_hashes(store: Any) -> list[dict[str, Any]]:
     know whether two datasets were made with the same prompts."""
     import hashlib
 
-    from .session import stored_templates
+    from ..run.session import stored_templates
 
     return [{"name": t.name, "role": t.role, "kind": t.kind, "path": t.path,
              "sha256": hashlib.sha256(t.to_toml().encode("utf-8")).hexdigest()}

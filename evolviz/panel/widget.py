@@ -13,7 +13,7 @@ import traitlets as t
 
 __all__ = ["ExplorerWidget"]
 
-_STATIC = Path(__file__).parent / "static"
+_STATIC = Path(__file__).resolve().parents[1] / "static"
 
 
 class ExplorerWidget(anywidget.AnyWidget):

@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .records import Candidate
-from .rules import RULE_IDS
+from ..records import Candidate
+from ..rules import RULE_IDS
+from ..store import RunStore
 from .stats import bootstrap, fisher_exact, holm, mcnemar_exact, wilson
-from .store import RunStore
 
 __all__ = ["ALPHA", "Row", "compare_stores", "load_rows", "render_comparison"]
 
@@ -191,7 +191,7 @@ def _iv(d: dict[str, Any], pct: bool = False, digits: int = 1) -> str:
 
 def render_comparison(report: dict[str, Any]) -> str:
     """The report for a terminal; the only stored strings shown (ids) pass through `inert`."""
-    from .textsafe import inert
+    from ..textsafe import inert
 
     a, b = report["a"], report["b"]
     lines = [f"A: {a['store']}  ({a['candidates']} candidates, {a['accepted']} accepted)",
