@@ -119,8 +119,8 @@ class RunConfig:
         """
         if stored.seed != self.seed:
             raise StoreMismatchError(
-                f"{path}: this run was started with --seed {stored.seed}, not {self.seed}; "
-                f"use the same seed to resume, or another --store for a new run"
+                f"{path}: this run was started with seed {stored.seed}, not {self.seed}; "
+                f"use the same seed to resume, or another store for a new run"
             )
 
 

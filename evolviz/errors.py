@@ -11,10 +11,13 @@
     │       └── StoreMismatchError the store holds a run with other seeds or settings
     ├── LLMCallError               an LLM call failed after all its retries
     ├── EndpointError              the endpoint refuses every call (401/403/404): stop now
+    ├── BudgetReached              the next call would cross the run's budget: stop cleanly
     └── LocalModelError            the embedded local model server cannot be started or used
 
 An `InputError` always names the file, line or field at fault, because the person
-reading it has to fix that exact spot.
+reading it has to fix that exact spot. A setting is named by its `field` (the name a
+library caller or the panel uses, e.g. ``max_tokens``); the command line, which alone
+knows its flags, shows the flag instead (``--max-tokens``). No message here names a flag.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from .calls import CallResult
 
 __all__ = [
+    "BudgetReached",
     "ConfigError",
     "EndpointError",
     "EvolvizError",
@@ -45,7 +49,16 @@ class EvolvizError(Exception):
 
 
 class InputError(EvolvizError):
-    """The user gave something evolviz cannot use; the message says where."""
+    """The user gave something evolviz cannot use; the message says where.
+
+    `field` names the setting at fault when there is one (``max_tokens``, ``near_dup``),
+    so a front end can point at its own control for it: the CLI at its flag.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.detail = message
 
 
 class TemplateError(InputError):
@@ -111,13 +124,24 @@ class EndpointError(EvolvizError):
     """
 
     def __init__(self, base_url: str, status: int, detail: str):
-        hint = {401: "check the API key (--api-key-env names its variable)",
+        hint = {401: "check the API key (api_key_env names its variable)",
                 403: "the key has no access to this model or endpoint",
-                404: "check --base-url and the model name"}.get(status, "")
+                404: "check the base URL and the model name"}.get(status, "")
         super().__init__(f"{base_url}: HTTP {status}: {detail[:300]}"
                          + (f" ({hint})" if hint else ""))
         self.base_url = base_url
         self.status = status
+
+
+class BudgetReached(EvolvizError):
+    """The next call would cross the run's budget; everything finished is saved.
+
+    `limit` says which limit, in the library's words (``max_tokens 1000``).
+    """
+
+    def __init__(self, limit: str):
+        super().__init__(f"the budget ({limit}) is reached")
+        self.limit = limit
 
 
 class LocalModelError(EvolvizError):

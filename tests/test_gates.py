@@ -140,7 +140,7 @@ def test_benchmark_files_load_in_every_seed_format_and_bad_ones_name_the_file(tm
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(InputError, match=r"empty\.jsonl: the file is empty"):
         load_benchmark(tmp_path / "empty.jsonl")
-    with pytest.raises(InputError, match=r"b\.jsonl.*--decontaminate-field"):
+    with pytest.raises(InputError, match=r"b\.jsonl.*decontaminate_field"):
         load_benchmark(tmp_path / "b.jsonl")  # no 'instruction' key: which one is the text?
     (tmp_path / "blank.jsonl").write_text('{"question": ""}\n{"question": "  "}\n')
     with pytest.raises(InputError, match=r"blank\.jsonl: no item with a usable text field"):

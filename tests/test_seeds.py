@@ -225,7 +225,7 @@ def test_csv_missing_field_names_file_and_columns(tmp_path: Path) -> None:
         load_seeds(path)
     message = str(info.value)
     assert str(path) in message
-    assert "'question'" in message and "'answer'" in message and "--field" in message
+    assert "'question'" in message and "'answer'" in message and "field=NAME" in message
     with pytest.raises(SeedFileError, match=r"no 'prompt' column.*'question'"):
         load_seeds(path, field="prompt")
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from ..errors import EvolvizError, InputError
 from .data import cmd_export, cmd_map
+from .flags import flag_message, flagged
 from .parser import build_parser
 from .run import cmd_run
 from .show import cmd_check, cmd_show, render_candidate, render_table
@@ -38,14 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as e:
         from ..textsafe import inert
 
-        print(f"evolviz: error: {inert(str(e))}", file=sys.stderr)
+        print(f"evolviz: error: {inert(flag_message(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nevolviz: interrupted; everything finished is saved. Run the same command "
               "again to resume.", file=sys.stderr)
         return 1
     except EvolvizError as e:
-        print(f"evolviz: error: {e}", file=sys.stderr)
+        print(f"evolviz: error: {flagged(str(e))}", file=sys.stderr)
         return 1
     except sqlite3.DatabaseError as e:
         print(f"evolviz: error: the run store is damaged ({e}); `evolviz check STORE` "

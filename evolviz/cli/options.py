@@ -142,4 +142,7 @@ def budget(args: argparse.Namespace) -> Any:
     price_pair = prices(args)
     if args.max_tokens is None and args.max_cost is None:
         return None
+    if args.max_cost is not None and price_pair is None:
+        raise ConfigError("--max-cost needs --price-in and --price-out (USD per million "
+                          "tokens)")
     return Budget(max_tokens=args.max_tokens, max_cost=args.max_cost, prices=price_pair)

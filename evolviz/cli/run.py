@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from ..errors import ConfigError
+from .flags import flagged
 from .options import budget, gate_config
 from .runsetup import load_run_seeds, open_run, record_gate_inputs
 from .show import render_table
@@ -15,6 +15,8 @@ __all__ = ["cmd_run"]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from ..run.budget import BudgetReached
     from .progress import CliProgress
 
@@ -51,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"{client.tokens.total()} tokens this session; {session.cache.hits} cached "
               f"responses reused")
         if stop is not None:
-            print(f"evolviz: stopped: {stop} ({limit.spent()} by this run). Everything "
-                  f"finished is saved; run the same command with a larger budget (or none) "
-                  f"to continue.", file=sys.stderr)
+            print(f"evolviz: stopped: {flagged(str(stop))} ({limit.spent()} by this run). "
+                  f"Everything finished is saved; run the same command with a larger budget "
+                  f"(or none) to continue.", file=sys.stderr)
     return 0

@@ -71,7 +71,7 @@ def export(store: RunStore, fmt: str, out: str | Path, *,
            include_rejected: bool = False) -> int:
     """Write the dataset; returns how many records were written."""
     if fmt not in FORMATS:
-        raise ConfigError(f"--format: {fmt!r} is not one of {list(FORMATS)}")
+        raise ConfigError(f"{fmt!r} is not one of {list(FORMATS)}", field="format")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")

@@ -37,11 +37,11 @@ class GateConfig:
         near = self.near_dup
         if near is not None and (not isinstance(near, int | float) or isinstance(near, bool)
                                  or not 0.0 < float(near) <= 1.0):
-            raise ConfigError(f"--near-dup {near!r}: the threshold is a cosine similarity "
-                              f"in (0, 1], e.g. 0.95")
+            raise ConfigError(f"{near!r}: the threshold is a cosine similarity in (0, 1], "
+                              f"e.g. 0.95", field="near_dup")
         if not isinstance(self.decontaminate_ngram, int) or self.decontaminate_ngram < 5:
-            raise ConfigError(f"--decontaminate-ngram {self.decontaminate_ngram!r}: must be "
-                              f"a whole number >= 5 (shorter runs match by chance)")
+            raise ConfigError(f"{self.decontaminate_ngram!r}: must be a whole number >= 5 "
+                              f"(shorter runs match by chance)", field="decontaminate_ngram")
         object.__setattr__(self, "decontaminate", tuple(str(f) for f in self.decontaminate))
 
     @property

@@ -61,20 +61,20 @@ def load_benchmark(path: str | Path, field: str | None = None) -> tuple[list[Ben
 
     where = str(path)
     if not Path(path).is_file():
-        raise InputError(f"--decontaminate {where}: no such file")
+        raise InputError(f"{where}: no such file", field="decontaminate")
     if Path(path).stat().st_size == 0:
-        raise InputError(f"--decontaminate {where}: the file is empty")
+        raise InputError(f"{where}: the file is empty", field="decontaminate")
     try:
         loaded = load_seeds(path, field=field, max_chars=1_000_000)
-    except InputError as e:  # the seed loaders' words, pointed at this option
-        msg = str(e).replace("(--field)", "(--decontaminate-field)")
-        raise InputError(f"--decontaminate {msg}") from None
+    except InputError as e:  # the seed loaders' words, pointed at this setting
+        msg = str(e).replace("field=NAME", "decontaminate_field=NAME")
+        raise InputError(msg, field="decontaminate") from None
     if not loaded.seeds:
         why = (f"; first problem: line {loaded.problems[0].line}: {loaded.problems[0].reason}"
                if loaded.problems else "")
-        hint = "" if field else " (name it with --decontaminate-field)"
-        raise InputError(f"--decontaminate {where}: no item with a usable text field"
-                         f"{hint}{why}")
+        hint = "" if field else " (name it with decontaminate_field=NAME)"
+        raise InputError(f"{where}: no item with a usable text field{hint}{why}",
+                         field="decontaminate")
     items = [BenchmarkItem(where, s.line, i, s.text) for i, s in enumerate(loaded.seeds)]
     with open(path, "rb") as f:
         digest = hashlib.file_digest(f, "sha256").hexdigest()

@@ -11,7 +11,7 @@ candidates are not recorded, so the same command with a larger budget resumes th
 free up to where they stopped.
 
 Spending counts the whole run (what the store already holds), not just this session, so
-`--max-tokens` means the same thing on every resume. Cached responses cost nothing.
+a token limit means the same thing on every resume. Cached responses cost nothing.
 """
 
 from __future__ import annotations
@@ -20,13 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..calls import Sampling
-from ..errors import ConfigError, EvolvizError
+from ..errors import BudgetReached, ConfigError
 
 __all__ = ["Budget", "BudgetReached"]
-
-
-class BudgetReached(EvolvizError):
-    """The next call would cross the run's budget; everything finished is saved."""
 
 
 @dataclass
@@ -42,13 +38,13 @@ class Budget:
 
     def __post_init__(self) -> None:
         if self.max_tokens is not None and self.max_tokens < 1:
-            raise ConfigError("--max-tokens must be >= 1")
+            raise ConfigError("must be >= 1", field="max_tokens")
         if self.max_cost is not None:
             if self.max_cost <= 0:
-                raise ConfigError("--max-cost must be > 0")
+                raise ConfigError("must be > 0", field="max_cost")
             if self.prices is None:
-                raise ConfigError("--max-cost needs --price-in and --price-out "
-                                  "(USD per million tokens)")
+                raise ConfigError("needs prices (USD per million input and output "
+                                  "tokens)", field="max_cost")
 
     def renewed(self, spent_prompt: int = 0, spent_completion: int = 0) -> Budget:
         """The same limits, not reached, nothing reserved, with this much already spent:
@@ -65,9 +61,9 @@ class Budget:
         p = self.spent_prompt + self._reserved[0] + prompt
         c = self.spent_completion + self._reserved[1] + completion
         if self.max_tokens is not None and p + c > self.max_tokens:
-            return f"--max-tokens {self.max_tokens}"
+            return f"max_tokens {self.max_tokens}"
         if self.max_cost is not None and self.cost(p, c) > self.max_cost:
-            return f"--max-cost {self.max_cost:g}"
+            return f"max_cost {self.max_cost:g}"
         return None
 
     def reserve(self, role: str, messages: Sequence[dict[str, str]],
@@ -80,7 +76,7 @@ class Budget:
         if self.reached is None:
             self.reached = self._crosses(*guess)
         if self.reached is not None:
-            raise BudgetReached(f"the budget ({self.reached}) is reached")
+            raise BudgetReached(self.reached)
         self._reserved[0] += guess[0]
         self._reserved[1] += guess[1]
         return role, guess[0], guess[1]

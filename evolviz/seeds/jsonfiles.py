@@ -163,7 +163,7 @@ def load_json_records(
         if schema is None:
             raise SeedFileError(
                 "cannot tell the seed format: no 'instruction', 'conversations' or "
-                "'instances' key; pass field=NAME (--field) naming the instruction key; "
+                "'instances' key; pass field=NAME naming the instruction key; "
                 f"keys found: {', '.join(repr(k) for k in _keys_seen(records)[:30])}",
                 path=where,
             )

@@ -140,7 +140,7 @@ def missing_field(where: str, field: str | None, available: list[str], kind: str
     if len(available) > 30:
         shown += f", ... ({len(available)} in all)"
     if field is None:
-        message = f"no 'instruction' {kind[:-1]}; pass field=NAME (--field) to choose one"
+        message = f"no 'instruction' {kind[:-1]}; pass field=NAME to choose one"
     else:
         message = f"no {field!r} {kind[:-1]}"
     return SeedFileError(f"{message}; available {kind}: {shown}", path=where)
