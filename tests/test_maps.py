@@ -330,28 +330,31 @@ def test_run_map_metrics_and_escaped_hover(refmap, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @needs_refdata
-def test_map_main_writes_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from evolviz.maps import map_main
+def test_write_map_writes_html(tmp_path: Path) -> None:
+    from evolviz.maps import write_map
 
     make_store(tmp_path / "r.db").close()
     out = tmp_path / "out" / "map.html"
-    assert map_main(str(tmp_path / "r.db"), str(REFDATA), str(out), sample=SAMPLE, k=12) == 0
+    made = write_map(str(tmp_path / "r.db"), str(REFDATA), str(out), sample=SAMPLE, k=12)
+    assert made.html == out
     page = out.read_text()
     assert page.startswith("<!DOCTYPE html>") and "Diversity by source" in page
     assert "gen 2" in page and "<script>alert(1)</script>" not in page
-    assert "sharegpt" in capsys.readouterr().out
+    assert "sharegpt" in made.table.to_string()
 
 
 @pytest.mark.slow
-def test_map_main_without_reference_maps_the_seeds(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from evolviz.maps import map_main
+def test_write_map_without_reference_maps_the_seeds(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from evolviz.errors import InputError
+    from evolviz.maps import write_map
 
     monkeypatch.delenv("EVOLVIZ_REFERENCE_DIR", raising=False)
     monkeypatch.setattr(references, "_HUB_HOST", "hub.invalid")
     monkeypatch.setattr(references, "default_cache_root", lambda: tmp_path / "nocache")
     make_store(tmp_path / "r.db").close()
     out = tmp_path / "map.html"
-    assert map_main(str(tmp_path / "r.db"), None, str(out), k=3) == 0
+    write_map(str(tmp_path / "r.db"), None, str(out), k=3)
     assert "No reference is loaded" in out.read_text()
-    assert map_main(str(tmp_path / "missing.db"), None, str(out)) == 2
+    with pytest.raises(InputError, match=r"missing\.db"):  # the CLI's exit 2
+        write_map(str(tmp_path / "missing.db"), None, str(out))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import ConfigError, InputError
@@ -49,9 +50,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_map(args: argparse.Namespace) -> int:
-    from ..maps import map_main
+    """The page and PNG written, the notes and file names on stderr, the table on stdout."""
+    from ..maps import write_map
 
     if not Path(args.store).exists():
         raise InputError(f"{args.store}: no such run store")
-    return map_main(args.store, args.reference, args.output, sample=args.sample, k=args.k,
-                    seed=args.seed)
+
+    def say(message: str) -> None:
+        print(f"evolviz map: {message}", file=sys.stderr)
+
+    page = write_map(args.store, args.reference, args.output, sample=args.sample, k=args.k,
+                     seed=args.seed, progress=True, note=say)
+    say(f"wrote {page.html}")
+    if page.png is not None:
+        say(f"wrote {page.png}")
+    print(page.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0

@@ -12,13 +12,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, InputError
-from ..run.session import Endpoint, RunSession
 from .options import weights
 
-__all__ = ["load_run_seeds", "open_run", "record_gate_inputs"]
+if TYPE_CHECKING:
+    from ..run.session import Endpoint, RunRecipe, RunSession
+
+__all__ = ["load_run_seeds", "open_run", "recipe_from", "record_gate_inputs"]
 
 
 def load_run_seeds(args: argparse.Namespace) -> list[Any]:
@@ -41,6 +43,8 @@ def load_run_seeds(args: argparse.Namespace) -> list[Any]:
 
 
 def endpoint_from(args: argparse.Namespace) -> Endpoint:
+    from ..run.session import Endpoint
+
     roles = {"evolver": args.evolver_model, "answerer": args.answer_model,
              "judge": args.judge_model}
     return Endpoint(base_url=args.base_url, model=args.model,
@@ -49,13 +53,11 @@ def endpoint_from(args: argparse.Namespace) -> Endpoint:
                     timeout=args.timeout, retries=args.retries)
 
 
-def open_run(args: argparse.Namespace, seeds: Sequence[Any], store_path: str | Path,
-             *, gates: Any = None) -> RunSession:
-    """The run `args` describe over `seeds`, its client built (the local model started
-    when no endpoint is given)."""
+def recipe_from(args: argparse.Namespace, *, gates: Any = None) -> RunRecipe:
+    """The endpoint, settings and templates the options describe."""
     from ..config import RunConfig
     from ..rules import RuleConfig
-    from ..run.session import default_sampling
+    from ..run.session import RunRecipe, default_sampling
     from ..templates import TemplateSet
 
     if args.concurrency is not None and args.concurrency < 1:
@@ -81,14 +83,14 @@ def open_run(args: argparse.Namespace, seeds: Sequence[Any], store_path: str | P
     if endpoint.local:
         print("evolviz: no --base-url: starting the embedded local model "
               "(SmolLM2-135M-Instruct)...", file=sys.stderr)
-    session = RunSession(store_path, seeds=seeds, config=config, templates=templates,
-                         endpoint=endpoint)
-    try:
-        session.build_client()
-    except BaseException:
-        session.close()
-        raise
-    return session
+    return RunRecipe(endpoint=endpoint, config=config, templates=templates)
+
+
+def open_run(args: argparse.Namespace, seeds: Sequence[Any], store_path: str | Path,
+             *, gates: Any = None) -> RunSession:
+    """The run `args` describe over `seeds`, its client built (the local model started
+    when no endpoint is given)."""
+    return recipe_from(args, gates=gates).start(store_path, seeds)
 
 
 def record_gate_inputs(store: Any, index: Any) -> None:

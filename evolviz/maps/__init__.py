@@ -7,7 +7,7 @@ a refit, each generation).
 - `cache`: fitted maps on disk, keyed by every text and parameter.
 - `frame`: `run_map` (a stored run as one table of placed points) and its metrics.
 - `figures`: `paper_figure`, the two-panel picture of the paper.
-- `report`: `map_main`, what `evolviz map` runs: the page, the PNG, the table.
+- `report`: `write_map`, what `evolviz map` runs: the page, the PNG, the table.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from __future__ import annotations
 from .figures import paper_figure
 from .frame import metrics_by_generation, run_map
 from .refmap import ADDED_SOURCE, SEED_SOURCE, ReferenceMap
-from .report import map_main
+from .report import MapPage, write_map
 
 __all__ = [
     "ADDED_SOURCE",
     "SEED_SOURCE",
+    "MapPage",
     "ReferenceMap",
-    "map_main",
     "metrics_by_generation",
     "paper_figure",
     "run_map",
+    "write_map",
 ]

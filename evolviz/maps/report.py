@@ -1,8 +1,7 @@
-"""`evolviz map`'s work: fit the map of a stored run, write it as one offline HTML page
-(and a PNG when kaleido can render one), print the metrics table.
+"""The whole map pipeline of a stored run, end to end: fit the map, place the run, write
+one offline HTML page (and a PNG when kaleido can render one), and the metrics table.
 
-`evolviz.cli.cmd_map` calls `map_main`; it is kept apart from the CLI module because it
-is the whole map pipeline end to end, and tests drive it without argparse.
+`write_map` returns what it made and raises on unusable input; `evolviz map` prints it.
 """
 
 from __future__ import annotations
@@ -10,56 +9,70 @@ from __future__ import annotations
 import html
 import math
 import os
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..embeddings.encoder import Encoder
+from ..errors import InputError
 from .figures import paper_figure
 from .frame import metrics_by_generation, run_map, seed_text
 from .refmap import ReferenceMap
 
-__all__ = ["map_main"]
+__all__ = ["MapPage", "write_map"]
 
 
-def map_main(store_path: str, reference: str | None, out: str, sample: int = 1000,
-             k: int = 20, seed: int = 0) -> int:
-    """``evolviz map RUN.db --reference DIR -o FILE.html``: figure and metrics to HTML.
+@dataclass
+class MapPage:
+    """What `write_map` made: the page, the PNG (None: kaleido could not render one), the
+    metrics table, and notes a reader should see (what was loaded, what was skipped)."""
 
-    Writes a PNG beside the HTML when kaleido is installed. Without any reference the
-    run is drawn on a map of its own seeds, and the page says so. Returns an exit code:
-    0 written, 2 unusable input.
+    html: Path
+    png: Path | None
+    table: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def write_map(store_path: str | Path, reference: str | None, out: str | Path, *,
+              sample: int = 1000, k: int = 20, seed: int = 0, progress: bool = False,
+              note: Callable[[str], None] | None = None) -> MapPage:
+    """The figure and metrics of a stored run against the reference sets, as HTML.
+
+    Without any reference the run is drawn on a map of its own seeds, and the page says so.
+    Raises `InputError` (a `StoreError` for the store) when there is nothing to map.
+    `note` hears each note as it happens (reference loading takes a while).
     """
-    from ..errors import StoreError
     from ..store import RunStore
     from .references import find_references
 
-    def say(msg: str) -> None:
-        print(f"evolviz map: {msg}", file=sys.stderr)
-
-    try:
-        store = RunStore(store_path, create=False, readonly=True)
-    except StoreError as exc:
-        say(str(exc))
-        return 2
     notes: list[str] = []
+
+    def say(message: str) -> None:
+        notes.append(message)
+        if note is not None:
+            note(message)
+
+    if not Path(store_path).exists():
+        raise InputError(f"{store_path}: no such run store")
+    store = RunStore(store_path, create=False, readonly=True)
     try:
-        refs = find_references(reference, sample=sample, seed=seed, notes=notes)
-        for n in notes:
+        found: list[str] = []
+        refs = find_references(reference, sample=sample, seed=seed, notes=found)
+        for n in found:
             say(n)
         if reference and not refs:
-            return 2
+            raise InputError(f"{reference}: no reference set could be loaded",
+                             field="reference")
         seeds = [seed_text(r["instruction"], r["input"] or "") for r in store.seed_rows()]
-        encoder = Encoder()
         try:
-            refmap = ReferenceMap.fit(refs, encoder, seeds=seeds, k=k, seed=seed,
-                                      progress=True)
+            refmap = ReferenceMap.fit(refs, Encoder(), seeds=seeds, k=k, seed=seed,
+                                      progress=progress)
         except ValueError as exc:
-            say(f"nothing to map: {exc}")
-            return 2
-        df = run_map(store, refmap, progress=True)
+            raise InputError(f"{store_path}: nothing to map: {exc}") from None
+        df = run_map(store, refmap, progress=progress)
         table = metrics_by_generation(df, refmap)
     finally:
         store.close()
@@ -68,8 +81,7 @@ def map_main(store_path: str, reference: str | None, out: str, sample: int = 100
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(_page(fig, table, title, notes, refmap), encoding="utf-8")
-    say(f"wrote {out_path}")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    png: Path | None = None
     if _has_kaleido():
         png = out_path.with_suffix(".png")
         # kaleido drives a Chrome-family browser; Debian's chromium serves where no Chrome is.
@@ -77,12 +89,12 @@ def map_main(store_path: str, reference: str | None, out: str, sample: int = 100
             os.environ["BROWSER_PATH"] = "/usr/bin/chromium"
         try:
             fig.write_image(str(png), width=1500, height=1050)
-            say(f"wrote {png}")
         except Exception as e:  # a missing browser must not cost the HTML figure
             say(f"no PNG: kaleido could not render ({type(e).__name__}: {e})")
+            png = None
     else:
         say("no PNG: install kaleido to get one beside the HTML")
-    return 0
+    return MapPage(out_path, png, table, notes)
 
 
 def _has_kaleido() -> bool:

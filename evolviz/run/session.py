@@ -33,7 +33,7 @@ from ..templates import TemplateSet
 from .engine import Evolution
 from .llm import LLMClient
 
-__all__ = ["Endpoint", "RunSession", "default_sampling", "stored_templates"]
+__all__ = ["Endpoint", "RunRecipe", "RunSession", "default_sampling", "stored_templates"]
 
 #: Model name used when an explicit endpoint is given without one.
 DEFAULT_REMOTE_MODEL = "gpt-4o-mini"
@@ -85,6 +85,36 @@ class Endpoint:
         return 8
 
 
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunRecipe:
+    """What decides a run's calls apart from its seeds and its store: where the calls go,
+    the settings and the templates.
+
+    `evolviz run`, `estimate` and `optimize` build one from the same options, so that a
+    pilot or an optimisation step makes exactly the calls the real run would.
+    """
+
+    endpoint: Endpoint
+    config: RunConfig
+    templates: TemplateSet
+
+    def start(self, store: str | Path, seeds: Sequence[Any],
+              notify: Notify | None = None) -> RunSession:
+        """A session over `seeds` in `store`, its client built (the local model started
+        when the endpoint is local). Blocking, like `RunSession.build_client`."""
+        session = RunSession(store, seeds=seeds, config=self.config,
+                             templates=self.templates, endpoint=self.endpoint, notify=notify)
+        try:
+            session.build_client()
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+
 def default_sampling(endpoint: Endpoint) -> dict[str, Sampling]:
     """The sampling preset for an endpoint: the local 135M model wants shorter outputs."""
     if endpoint.local:
@@ -108,8 +138,6 @@ def stored_templates(store: RunStore) -> TemplateSet:
                          f"store does not hold; pass templates=... (the folder it used)")
     return templates
 
-
-Notify = Callable[[str], None]
 
 
 class RunSession:

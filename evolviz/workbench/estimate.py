@@ -24,14 +24,18 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..calls import ROLES
 from ..errors import ConfigError, InputError
 from ..records import Candidate
 from .stats import wilson
 
-__all__ = ["PilotRow", "project", "render_estimate", "run_estimate"]
+if TYPE_CHECKING:
+    from ..run.session import RunRecipe
+
+__all__ = ["PilotRow", "estimate", "pilot", "project", "render_estimate", "stored_rows"]
 
 # How many copies of the evolving instruction each call carries, by (call name, kind).
 _CARRIES = {("rewrite", "prompt"): 1, ("rewrite", "completion"): 1,
@@ -159,66 +163,59 @@ def render_estimate(report: dict[str, Any]) -> str:
         lines.append(f"{'cost':10}  {iv('cost_usd', '{:,.4f}'):>30} USD (at {pr['in']:g} in / "
                      f"{pr['out']:g} out per million tokens)")
     else:
-        lines.append("cost: give --price-in and --price-out (USD per million tokens)")
+        lines.append("cost: unknown without prices (USD per million input and output tokens)")
     lines.append(f"{'wall time':10}  {iv('wall_time_s', '{:,.1f}'):>30} s at concurrency "
                  f"{report['concurrency']}")
     return "\n".join(lines)
 
 
-def _pilot_rows(args: Any, seeds: Sequence[Any]) -> tuple[list[PilotRow], int]:
-    """Evolve a seeded sample of K seeds for one generation in a scratch store."""
+async def pilot(recipe: RunRecipe, seeds: Sequence[Any], *, k: int,
+                seed: int = 0) -> tuple[list[PilotRow], int]:
+    """Evolve a seeded sample of `k` seeds for one generation in a scratch store; the
+    pilot's rows and the concurrency it ran at (what the projection's wall time uses)."""
     import asyncio
     import tempfile
 
-    from ..cli.runsetup import open_run
-
-    chosen = sorted(random.Random(args.seed).sample(range(len(seeds)),
-                                                    min(args.pilot, len(seeds))))
+    if k < 1:
+        raise ConfigError("must be >= 1", field="pilot")
+    chosen = sorted(random.Random(seed).sample(range(len(seeds)), min(k, len(seeds))))
     with tempfile.TemporaryDirectory(prefix="evolviz-pilot-") as tmp:
-        run = open_run(args, [seeds[i] for i in chosen], f"{tmp}/pilot.db")
+        loop = asyncio.get_running_loop()
+        run = await loop.run_in_executor(None, recipe.start, f"{tmp}/pilot.db",
+                                         [seeds[i] for i in chosen])
         try:
-            async def go() -> None:
-                try:
-                    await run.evolution.run(1)
-                finally:
-                    await run.client.aclose()
-
-            asyncio.run(go())
+            try:
+                await run.evolution.run(1)
+            finally:
+                await run.client.aclose()
             rows = [PilotRow.of(c) for c in run.store.candidates(generation=1)]
         finally:
             run.close()
     return rows, run.client.concurrency
 
 
-def run_estimate(args: Any, prices: tuple[float, float] | None) -> int:
-    """`evolviz estimate`: pilot (or read a store), project, print."""
-    import json
-    import sys
-
-    from ..cli.runsetup import load_run_seeds
+def stored_rows(path: str | Path) -> list[PilotRow]:
+    """A stored run's generation 1 as pilot rows (what `--from-store` projects from)."""
     from ..store import RunStore
 
-    if args.generations < 1:
-        raise ConfigError("--generations must be >= 1")
-    if args.pilot < 1:
-        raise ConfigError("--pilot must be >= 1")
-    seeds = load_run_seeds(args)
-    if args.from_store:
-        with RunStore(args.from_store, create=False, readonly=True) as store:
-            rows = [PilotRow.of(c) for c in store.candidates(generation=1)]
-        if not rows:
-            raise InputError(f"{args.from_store}: no generation-1 candidates to project from")
-        concurrency, source = args.concurrency or 8, args.from_store
-    else:
-        print(f"evolviz: pilot: evolving {min(args.pilot, len(seeds))} seeds for one "
-              f"generation...", file=sys.stderr)
-        rows, concurrency = _pilot_rows(args, seeds)
-        source = "pilot"
-    report = project(rows, seeds=len(seeds), generations=args.generations,
-                     concurrency=concurrency, prices=prices, seed=args.seed)
-    spent = (sum(sum(r.prompt.values()) for r in rows),
-             sum(sum(r.completion.values()) for r in rows))
+    with RunStore(path, create=False, readonly=True) as store:
+        rows = [PilotRow.of(c) for c in store.candidates(generation=1)]
+    if not rows:
+        raise InputError(f"{path}: no generation-1 candidates to project from",
+                         field="from_store")
+    return rows
+
+
+def estimate(rows: Sequence[PilotRow], *, seeds: int, generations: int, concurrency: int,
+             prices: tuple[float, float] | None = None, seed: int = 0,
+             source: str = "pilot") -> dict[str, Any]:
+    """The projection as `evolviz estimate --json` prints it: `project` plus where the
+    rows came from and what the pilot itself spent."""
+    if generations < 1:
+        raise ConfigError("must be >= 1", field="generations")
+    report = project(rows, seeds=seeds, generations=generations, concurrency=concurrency,
+                     prices=prices, seed=seed)
     report["source"] = source
-    report["pilot_tokens"] = {"prompt": spent[0], "completion": spent[1]}
-    print(json.dumps(report, indent=2) if args.json else render_estimate(report))
-    return 0
+    report["pilot_tokens"] = {"prompt": sum(sum(r.prompt.values()) for r in rows),
+                              "completion": sum(sum(r.completion.values()) for r in rows)}
+    return report

@@ -19,7 +19,8 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import TemplateError
 from ..records import Candidate, PoolMember
@@ -27,8 +28,11 @@ from ..run.engine import evolve_candidate
 from ..templates import Template, TemplateSet, parse_template
 from .stats import mcnemar_exact, wilson
 
-__all__ = ["ALPHA", "REVISE_MARKER", "dev_slice", "kept", "optimize", "parse_proposal",
-           "revision_messages"]
+if TYPE_CHECKING:
+    from ..run.session import RunRecipe
+
+__all__ = ["ALPHA", "REVISE_MARKER", "dev_slice", "kept", "optimize", "optimize_new_store",
+           "parse_proposal", "render_steps", "revision_messages"]
 
 ALPHA = 0.05
 REVISE_MARKER = "#Template to revise#"
@@ -207,52 +211,34 @@ def render_steps(history: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_optimize(args: Any) -> int:
-    """`evolviz optimize`: dev slice, baseline, up to --steps revisions, the result saved."""
-    import json
-    import sys
-    from pathlib import Path
-
-    from ..cli.runsetup import load_run_seeds, open_run
+async def optimize_new_store(recipe: RunRecipe, seeds: Sequence[Any], store: str | Path, *,
+                             operator: str, steps: int = 3, dev: int = 30, seed: int = 0,
+                             progress: Progress | None = None
+                             ) -> tuple[list[dict[str, Any]], Template]:
+    """The loop `evolviz optimize` runs: a dev slice of `seeds` in a new store, the
+    baseline, up to `steps` revisions. Returns the steps and the template it ended with."""
     from ..errors import ConfigError
 
-    if args.steps < 1 or args.dev < 2:
-        raise ConfigError("--steps must be >= 1 and --dev >= 2")
-    if Path(args.store).exists():
-        raise ConfigError(f"--store {args.store}: already exists; an optimize run needs a "
-                          f"new store")
-    run = open_run(args, dev_slice(load_run_seeds(args), args.dev, args.seed), args.store)
+    if steps < 1:
+        raise ConfigError("must be >= 1", field="steps")
+    if dev < 2:
+        raise ConfigError("must be >= 2", field="dev")
+    if Path(store).exists():
+        raise ConfigError(f"{store}: already exists; an optimize run needs a new store",
+                          field="store")
+    if operator not in recipe.templates.operators:
+        raise ConfigError(f"{operator!r}: operators are {list(recipe.templates.operators)}",
+                          field="operator")
+    loop = asyncio.get_running_loop()
+    run = await loop.run_in_executor(None, recipe.start, store, dev_slice(seeds, dev, seed))
     try:
-        templates = run.evolution.templates
-        if args.operator not in templates.operators:
-            raise ConfigError(f"--operator {args.operator!r}: operators are "
-                              f"{list(templates.operators)}")
-        dev = run.store.pool(1) or []
-
-        def say(_history: list[dict[str, Any]], doing: str) -> None:
-            if doing:
-                print(f"evolviz optimize: {doing}", file=sys.stderr, flush=True)
-
-        async def go() -> list[dict[str, Any]]:
-            try:
-                return await optimize(run.store, run.client, templates, run.evolution.config,
-                                      dev, args.operator, args.steps, progress=say)
-            finally:
-                await run.client.aclose()
-
-        history = asyncio.run(go())
-        final = kept(history)
-        if args.out:
-            out = Path(args.out)
-            out.mkdir(parents=True, exist_ok=True)
-            best = replace(templates.operators[args.operator], user=final["template"])
-            (out / f"{args.operator}.toml").write_text(best.to_toml(), encoding="utf-8")
+        try:
+            history = await optimize(run.store, run.client, run.evolution.templates,
+                                     run.evolution.config, run.store.pool(1) or [], operator,
+                                     steps, progress=progress)
+        finally:
+            await run.client.aclose()
     finally:
         run.close()
-    if args.json:
-        print(json.dumps(history, indent=2))
-    else:
-        print(render_steps(history))
-        print(f"kept: step {final['step']}" + (f"; written to {args.out}/{args.operator}.toml"
-                                                if args.out else ""))
-    return 0
+    final = kept(history)
+    return history, replace(recipe.templates.operators[operator], user=final["template"])
