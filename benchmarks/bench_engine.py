@@ -35,7 +35,7 @@ from evolviz.testing.synthetic import synthetic_instructions
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evolviz.testing.fake_server", "--port", "0", "--latency",
+        [sys.executable, "-m", "evolviz.testing.serve", "--port", "0", "--latency",
          str(latency), "--evol"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None

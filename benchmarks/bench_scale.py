@@ -83,7 +83,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="evz-scale-"))
     store_path = Path(args.store) if args.store else folder / "scale.db"
     server = subprocess.Popen(
-        [sys.executable, "-m", "evolviz.testing.fake_server", "--latency", str(args.latency),
+        [sys.executable, "-m", "evolviz.testing.serve", "--latency", str(args.latency),
          "--evol"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert server.stdout is not None
     url = server.stdout.readline().strip()

@@ -475,7 +475,7 @@ def test_port_in_use_raises_on_start(server):
 
 def test_cli_serves_until_interrupted():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evolviz.testing.fake_server", "--latency", "0.01",
+        [sys.executable, "-m", "evolviz.testing.serve", "--latency", "0.01",
          "--fault-rate", "1", "--kinds", "503", "--models", "x,y"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -498,7 +498,7 @@ def test_cli_serves_until_interrupted():
 
 def test_cli_rejects_bad_arguments():
     proc = subprocess.run(
-        [sys.executable, "-m", "evolviz.testing.fake_server", "--host", "0.0.0.0"],
+        [sys.executable, "-m", "evolviz.testing.serve", "--host", "0.0.0.0"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -10,6 +10,7 @@ Stored text (seed file names, model names) is LLM- or user-supplied and goes in 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import yaml
@@ -74,7 +75,6 @@ def dataset_card(store: RunStore, summary: dict[str, Any], *, rows: int, shards:
                  include_seeds: bool, rejudge: GateConfig | None,
                  rules_rejudged: dict[str, Any] | None,
                  thumbnail: str | None) -> str:
-    from .hf import now_iso
 
     config = store.get_meta("config") or {}
     gates = rejudge.to_dict() if rejudge is not None else GateConfig.from_dict(
@@ -182,3 +182,7 @@ def _template_hashes(store: Any) -> list[dict[str, Any]]:
     return [{"name": t.name, "role": t.role, "kind": t.kind, "path": t.path,
              "sha256": hashlib.sha256(t.to_toml().encode("utf-8")).hexdigest()}
             for t in stored_templates(store).all()]
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

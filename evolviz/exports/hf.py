@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -94,9 +93,10 @@ def export_hf(store: RunStore, out: str | Path, *, include_seeds: bool = False,
     stage with those settings first (and `rules_rejudge` rules 1-4), never implicitly."""
     out = Path(out)
     if thumbnail is not None and not Path(thumbnail).is_file():
-        raise InputError(f"--thumbnail {thumbnail}: no such file")
+        raise InputError(f"{thumbnail}: no such file", field="thumbnail")
     if out.exists() and any(out.iterdir()):
-        raise InputError(f"{out}: the folder exists and is not empty; give a new -o")
+        raise InputError(f"{out}: the folder exists and is not empty; give a new one",
+                         field="output")
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -218,7 +218,3 @@ class _Stats:
             "rejections_by_rule": dict(sorted(self.rejected_by.items())),
             "models": {role: dict(c.most_common()) for role, c in sorted(self.models.items())},
         }
-
-
-def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

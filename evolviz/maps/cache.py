@@ -14,12 +14,9 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..embeddings.encoder import default_cache_root, text_key
-
-if TYPE_CHECKING:
-    from .refmap import ReferenceMap
 
 __all__ = ["FORMAT", "cache_folder", "hash_key", "load_cached", "save_cached"]
 
@@ -44,8 +41,8 @@ def hash_key(params: dict[str, Any], texts: Sequence[str], seeds: Sequence[str])
     return h.hexdigest()[:32]
 
 
-def load_cached(cls: type[ReferenceMap], folder: Path | None, key: str) -> ReferenceMap | None:
-    """The cached map for `key`, or None; a broken or foreign file is just a miss.
+def load_cached(folder: Path | None, key: str) -> dict[str, Any] | None:
+    """The cached map state for `key`, or None; a broken or foreign file is just a miss.
 
     The file is a pickle (the fitted openTSNE object has no other format); it is only
     ever read from the user's own cache folder.
@@ -58,23 +55,21 @@ def load_cached(cls: type[ReferenceMap], folder: Path | None, key: str) -> Refer
             state = pickle.load(f)
         if state.get("format") != FORMAT or state["state"]["key"] != key:
             return None
-        made = cls(**state["state"])
+        return dict(state["state"])
     except FileNotFoundError:
         return None
     except Exception as exc:  # a stale or truncated file must not stop the map
         print(f"evolviz: ignoring unreadable map cache {path}: {exc}", file=sys.stderr)
         return None
-    made.loaded_from_cache = True
-    return made
 
 
-def save_cached(folder: Path | None, made: ReferenceMap) -> None:
+def save_cached(folder: Path | None, key: str, state: dict[str, Any]) -> None:
     if folder is None:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"map-{made.key}.pkl"
+    path = folder / f"map-{key}.pkl"
     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
     with open(tmp, "wb") as f:
-        pickle.dump({"format": FORMAT, "state": made._state()}, f,
+        pickle.dump({"format": FORMAT, "state": state}, f,
                     protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)

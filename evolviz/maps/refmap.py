@@ -16,6 +16,7 @@ keywords that set its members apart from the rest.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -124,9 +125,8 @@ class ReferenceMap:
              "pca": PCA_DIMS, "perplexity": PERPLEXITY, "labels": labels},
             texts, seeds,
         )
-        cached = load_cached(cls, folder, key)
+        cached = cls._from_cache(folder, key, encoder)
         if cached is not None:
-            cached.encoder, cached.cache_dir = encoder, folder
             return cached
         emb = encoder.encode(texts, progress=progress)
         seed_emb = encoder.encode(seeds) if refs and seeds else np.zeros((0, emb.shape[1]),
@@ -152,7 +152,7 @@ class ReferenceMap:
             encoder=encoder,
             cache_dir=folder,
         )
-        save_cached(folder, made)
+        save_cached(folder, key, made.state())
         return made
 
     def refit(self, extra_texts: Sequence[str], background: bool = True,
@@ -176,9 +176,8 @@ class ReferenceMap:
 
     def _refit(self, extra: list[str], label: str) -> ReferenceMap:
         key = hash_key({"base": self.key, "label": label}, extra, ())
-        cached = load_cached(ReferenceMap, self.cache_dir, key)
+        cached = ReferenceMap._from_cache(self.cache_dir, key, self.encoder)
         if cached is not None:
-            cached.encoder, cached.cache_dir = self.encoder, self.cache_dir
             return cached
         emb = np.vstack([self.reference_embeddings, self._encoder().encode(extra)])
         pca, tsne, coords = fit_tsne(emb, self.seed)
@@ -200,7 +199,7 @@ class ReferenceMap:
             encoder=self.encoder,
             cache_dir=self.cache_dir,
         )
-        save_cached(self.cache_dir, made)
+        save_cached(self.cache_dir, key, made.state())
         return made
 
     # -- using -------------------------------------------------------------------------
@@ -275,6 +274,21 @@ class ReferenceMap:
 
     # -- saving ------------------------------------------------------------------------
 
-    def _state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, Any]:
+        """The fitted fields, what the disk cache keeps (not the encoder or the folder)."""
         skip = {"encoder", "cache_dir", "loaded_from_cache", "_index"}
         return {k: v for k, v in self.__dict__.items() if k not in skip}
+
+    @classmethod
+    def _from_cache(cls, folder: Path | None, key: str,
+                    encoder: Encoder | None) -> ReferenceMap | None:
+        state = load_cached(folder, key)
+        if state is None:
+            return None
+        try:
+            made = cls(**state)
+        except TypeError as exc:  # fields of another release: a miss, fitted anew
+            print(f"evolviz: ignoring map cache {key}: {exc}", file=sys.stderr)
+            return None
+        made.encoder, made.cache_dir, made.loaded_from_cache = encoder, folder, True
+        return made

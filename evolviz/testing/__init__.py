@@ -2,7 +2,7 @@
 against a real OpenAI-compatible endpoint without a model or network (as httpx ships a mock
 transport).
 
-Names are imported lazily so `python -m evolviz.testing.fake_server` does not import its own
+Names are imported lazily so `python -m evolviz.testing.serve` does not import its own
 module twice (runpy warns when the package has already imported it).
 """
 

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from .fake_server import Reply
+from .wire import Reply
 
 __all__ = ["EvolResponder", "prompt_kind"]
 

@@ -81,7 +81,6 @@ __all__ = [
     "Responder",
     "ServerStats",
     "default_responder",
-    "main",
 ]
 
 
@@ -435,13 +434,3 @@ class FakeOpenAIServer:
             payload = payload[: len(payload) // 2]  # an unclosed object is never valid JSON
         return 200, payload, ()
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Serve until Ctrl-C or SIGTERM (see `evolviz.testing.serve`)."""
-    from .serve import main as serve
-
-    return serve(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

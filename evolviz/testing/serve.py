@@ -1,4 +1,4 @@
-"""`python -m evolviz.testing.fake_server`: the scripted server as a process, for
+"""`python -m evolviz.testing.serve`: the scripted server as a process, for
 benchmarks and manual poking."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve until Ctrl-C or SIGTERM. The base URL is the first stdout line, alone, so a
     script can read it; the human note goes to stderr."""
     parser = argparse.ArgumentParser(
-        prog="python -m evolviz.testing.fake_server",
+        prog="python -m evolviz.testing.serve",
         description="Scripted OpenAI-compatible server on loopback, for tests and benchmarks.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
@@ -72,3 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
     print(f"served {server.stats.snapshot()}", file=sys.stderr, flush=True)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
