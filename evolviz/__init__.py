@@ -2,15 +2,18 @@
 
 The engine (templates, operators, rules, LLM client, run store) is importable without
 Jupyter; the panel (`Explorer`) and the maps load their heavy dependencies only when used.
+
+Every public name is loaded on first use (PEP 562): `import evolviz` costs the error
+classes alone, so `evolviz --help` does not pay for openai, pandas or torch.
 """
 
-from __future__ import annotations
+import typing as _typing
+from importlib import import_module as _import_module
 
-from typing import Any
-
-from .config import RunConfig
 from .errors import (
+    BudgetReached,
     ConfigError,
+    EndpointError,
     EvolvizError,
     InputError,
     LLMCallError,
@@ -22,21 +25,58 @@ from .errors import (
     StoreVersionError,
     TemplateError,
 )
-from .exports.flat import export, to_dataframe
-from .records import Candidate, GenerationStats, PoolMember
-from .rules import RULE_IDS, RuleConfig, Verdict
-from .run.engine import Evolution, evolve_candidate, reapply_rules
-from .run.llm import LLMClient, ResponseCache, Sampling
-from .seeds import Seed, load_seeds
-from .store import RunStore
-from .templates import Template, TemplateSet
+
+if _typing.TYPE_CHECKING:
+    from .calls import Sampling
+    from .config import RunConfig
+    from .exports.flat import export, to_dataframe
+    from .panel import Explorer
+    from .records import Candidate, GenerationStats, PoolMember
+    from .rules import RULE_IDS, RuleConfig, Verdict
+    from .run.engine import Evolution, evolve_candidate, reapply_rules
+    from .run.llm import LLMClient
+    from .run.session import Endpoint, RunRecipe, RunSession
+    from .seeds import Seed, load_seeds
+    from .store import ResponseCache, RunStore
+    from .templates import Template, TemplateSet
 
 __version__ = "0.1.0"
 
+#: Public name -> the module that defines it, imported when the name is first used.
+_LAZY: dict[str, str] = {
+    "Candidate": ".records",
+    "Endpoint": ".run.session",
+    "Evolution": ".run.engine",
+    "Explorer": ".panel",
+    "GenerationStats": ".records",
+    "LLMClient": ".run.llm",
+    "PoolMember": ".records",
+    "RULE_IDS": ".rules",
+    "ResponseCache": ".store",
+    "RuleConfig": ".rules",
+    "RunConfig": ".config",
+    "RunRecipe": ".run.session",
+    "RunSession": ".run.session",
+    "RunStore": ".store",
+    "Sampling": ".calls",
+    "Seed": ".seeds",
+    "Template": ".templates",
+    "TemplateSet": ".templates",
+    "Verdict": ".rules",
+    "evolve_candidate": ".run.engine",
+    "export": ".exports.flat",
+    "load_seeds": ".seeds",
+    "reapply_rules": ".run.engine",
+    "to_dataframe": ".exports.flat",
+}
+
 __all__ = [
     "RULE_IDS",
+    "BudgetReached",
     "Candidate",
     "ConfigError",
+    "Endpoint",
+    "EndpointError",
     "Evolution",
     "EvolvizError",
     "Explorer",
@@ -50,6 +90,8 @@ __all__ = [
     "ResponseCache",
     "RuleConfig",
     "RunConfig",
+    "RunRecipe",
+    "RunSession",
     "RunStore",
     "Sampling",
     "Seed",
@@ -69,10 +111,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # The panel pulls in ipywidgets, plotly and the embedding model: load it on first use.
-    if name == "Explorer":
-        from .panel import Explorer
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evolviz' has no attribute {name!r}")
+    value = getattr(_import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return Explorer
-    raise AttributeError(f"module 'evolviz' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
