@@ -164,7 +164,7 @@ async def test_resume_refuses_other_seeds_or_seed(tmp_path):
         await evolution(tmp_path, server, n=4).run(1)
         with pytest.raises(StoreMismatchError, match="other seeds"):
             evolution(tmp_path, server, n=5)
-        with pytest.raises(StoreMismatchError, match="--seed 7"):
+        with pytest.raises(StoreMismatchError, match="seed 7"):
             evolution(tmp_path, server, n=4, config=RunConfig(seed=8))
 
 

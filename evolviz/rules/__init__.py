@@ -33,12 +33,10 @@ from .judge import (
 from .stages import (
     DIFFICULTY_REASK,
     EQUALITY_REASK,
-    Judged,
     OperatorView,
     answer_stage,
     instruction_stage,
     judge_stage,
-    rejudge,
     rewrite_stage,
     unusable,
 )
@@ -49,10 +47,10 @@ from .wording import DEFAULT_MARKERS, copied_prompt_wording
 __all__ = [
     "BEYOND_PAPER", "DEFAULT_ENABLED", "DEFAULT_MARKERS", "DIFFICULTY_FORMAT",
     "DIFFICULTY_REASK", "EQUALITY_FORMAT", "EQUALITY_REASK", "PAPER_RULES", "RULE_IDS",
-    "STOP_WORDS", "Judged", "OperatorView", "RuleConfig", "RuleId", "Stage", "Verdict",
+    "STOP_WORDS", "OperatorView", "RuleConfig", "RuleId", "Stage", "Verdict",
     "answer_refusal", "answer_stage", "check_rewrite", "content_words",
     "copied_prompt_wording", "equality_verdict", "extract", "extract_instruction",
     "identical_instructions", "instruction_stage", "judge_stage", "parse_difficulty",
-    "parse_equality", "read_equality", "rejudge", "rewrite_stage", "sorry_short_answer",
+    "parse_equality", "read_equality", "rewrite_stage", "sorry_short_answer",
     "stopwords_only_answer", "unusable", "word_count", "words",
 ]

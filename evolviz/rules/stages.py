@@ -3,29 +3,27 @@
 Each stage is a pure function of stored call records and settings. The engine calls them
 as the calls come back; `rejudge` calls the same functions over a stored candidate, which
 is what the what-if uses, so a what-if under the live run's settings cannot disagree with
-the live run.
+the live run. The order the stages run in is written once, in `evolviz.run.pipeline`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..calls import CallName, CallResult
 from .answer import answer_verdicts
 from .extract import check_rewrite, extract
-from .ids import RuleId, Stage
+from .ids import RuleId
 from .judge import equality_verdict
 from .verdict import RuleConfig, Verdict
 from .wording import DEFAULT_MARKERS, copied_prompt_wording
 
 __all__ = [
-    "Judged",
     "OperatorView",
     "answer_stage",
     "instruction_stage",
     "judge_stage",
-    "rejudge",
     "rewrite_stage",
     "unusable",
 ]
@@ -112,56 +110,3 @@ def unusable(verdicts: Sequence[Verdict]) -> bool:
     """The rewrite cannot be answered at all: no further call makes sense."""
     return bool(verdicts) and not verdicts[0].passed and verdicts[0].rule in (
         RuleId.REWRITE_INVALID, RuleId.NO_INFORMATION_GAIN)
-
-
-@dataclass
-class Judged:
-    """The verdicts of a stored candidate, and where the live run would have stopped."""
-
-    verdicts: list[Verdict] = field(default_factory=list)
-    stopped_at: Stage | None = None
-    answered: bool = False
-
-    @property
-    def rejection(self) -> Verdict | None:
-        return next((v for v in self.verdicts if not v.passed), None)
-
-
-def rejudge(calls: Mapping[str, CallResult], parent: str, instruction: str | None,
-            rules: RuleConfig, operator: OperatorView, *,
-            judge_stored: Sequence[Verdict] = (), answer: str | None = None,
-            stop_at_first: bool = True) -> Judged:
-    """Every stage over stored calls, with no LLM call.
-
-    A judge reply that was never asked for (rule 1 was off, or the run stopped earlier)
-    cannot be invented: then the stored rule-1 verdict, if any, is kept as it was.
-    """
-    out = Judged()
-    _, verdicts = rewrite_stage(calls.get(CallName.REWRITE), parent, rules, operator)
-    out.verdicts += verdicts
-    if unusable(out.verdicts):
-        out.stopped_at = Stage.REWRITE
-        return out
-    rewrite = calls.get(CallName.REWRITE)
-    out.verdicts += instruction_stage(instruction or "", parent, rules, operator,
-                                      rewrite.content if rewrite is not None else None)
-    if out.rejection is not None and stop_at_first:
-        out.stopped_at = Stage.INSTRUCTION
-        return out
-    if rules.is_on(RuleId.NO_INFORMATION_GAIN):
-        first = calls.get(CallName.EQUALITY)
-        if first is not None:
-            out.verdicts += judge_stage(first, calls.get(EQUALITY_REASK), rules)
-        else:
-            out.verdicts += [v for v in judge_stored if v.rule == RuleId.NO_INFORMATION_GAIN
-                             and v.detail.get("cause") != "identical"]
-        if out.rejection is not None and stop_at_first:
-            out.stopped_at = Stage.JUDGE
-            return out
-    answer_call = calls.get(CallName.ANSWER)
-    if answer_call is not None:
-        out.answered = True
-        out.verdicts += answer_stage(answer_call, rules, answer)
-        if out.rejection is not None:
-            out.stopped_at = Stage.ANSWER
-    return out

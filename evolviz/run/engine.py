@@ -18,82 +18,27 @@ import contextlib
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from ..calls import CallName, Role, call_seed
+from ..calls import call_seed
 from ..config import RunConfig, operator_plan
 from ..errors import ConfigError, EndpointError, LLMCallError, StoreMismatchError
 from ..gates.dataset_stage import gate_generation
 from ..records import Candidate, GenerationStats, PoolMember
-from ..rules import (
-    EQUALITY_FORMAT,
-    EQUALITY_REASK,
-    OperatorView,
-    RuleId,
-    Verdict,
-    answer_stage,
-    instruction_stage,
-    judge_stage,
-    read_equality,
-    rejudge,
-    rewrite_stage,
-    unusable,
-)
 from ..store import RunStore, seeds_fingerprint
-from ..templates import Template, TemplateSet
+from ..templates import TemplateSet
 from .budget import BudgetReached
-from .difficulty import rate, rate_seeds, reask_messages
+from .difficulty import rate_seeds
 from .llm import CallResult, LLMClient
+from .pipeline import apply, judge_candidate, run_to_end, stored_source
 
-__all__ = ["Evolution", "call_seed", "candidate_id", "evolve_candidate", "judge_answer",
-           "reapply_rules"]
+__all__ = ["Evolution", "call_seed", "candidate_id", "evolve_candidate", "reapply_rules"]
 
 CandidateCallback = Callable[[Candidate], Awaitable[None] | None]
 
 
 def candidate_id(generation: int, slot: int) -> str:
     return f"g{generation}-{slot:06d}"
-
-
-@dataclass
-class _Ctx:
-    client: LLMClient
-    templates: TemplateSet
-    config: RunConfig
-
-
-async def _call(ctx: _Ctx, cand: Candidate, name: str, role: str,
-                messages: list[dict[str, str]],
-                response_format: dict[str, Any] | None = None) -> CallResult:
-    """Make one call and file its record on the candidate, failed or not."""
-    try:
-        result = await ctx.client.chat(
-            role, messages, ctx.config.sampling[role],
-            sample=f"{cand.id}/{name}",
-            seed=call_seed(ctx.config.seed, cand.id, name),
-            response_format=response_format,
-        )
-    except LLMCallError as e:
-        if e.result is not None:
-            cand.calls[name] = e.result
-        raise
-    cand.calls[name] = result
-    return result
-
-
-def judge_answer(cand: Candidate, config: RunConfig, templates: TemplateSet,
-                 operator: Template | None) -> list[Verdict]:
-    """The rewrite and instruction stages over stored text (no LLM call needed)."""
-    view = OperatorView.of(operator)
-    _, out = rewrite_stage(cand.calls.get(CallName.REWRITE), cand.parent_instruction,
-                           config.rules, view)
-    if unusable(out):
-        return out
-    rewrite = cand.calls.get(CallName.REWRITE)
-    return out + instruction_stage(cand.instruction or "", cand.parent_instruction,
-                                   config.rules, view,
-                                   rewrite.content if rewrite is not None else None)
 
 
 async def evolve_candidate(
@@ -108,14 +53,31 @@ async def evolve_candidate(
 ) -> Candidate:
     """Evolve one pool member with one operator and judge the result; never raises on
     LLM trouble (the candidate comes back failed with the error class instead)."""
-    ctx = _Ctx(client, templates, config)
     cid = candidate_id(generation, slot)
     cand = Candidate(id=cid, generation=generation, slot=slot, parent_id=member.id,
                      seed_id=member.seed_id, operator=operator_name,
                      parent_instruction=member.text)
+
+    async def live(name: str, role: str, messages: list[dict[str, str]],
+                   response_format: dict[str, Any] | None) -> CallResult:
+        """Make one call and file its record on the candidate, failed or not."""
+        try:
+            result = await client.chat(role, messages, config.sampling[role],
+                                       sample=f"{cid}/{name}",
+                                       seed=call_seed(config.seed, cid, name),
+                                       response_format=response_format)
+        except LLMCallError as e:
+            if e.result is not None:
+                cand.calls[name] = e.result
+            raise
+        cand.calls[name] = result
+        return result
+
     started = time.perf_counter()
     try:
-        await _evolve(ctx, cand, templates.operators[operator_name])
+        outcome = await judge_candidate(cand, templates.operators[operator_name], templates,
+                                        config, live)
+        apply(cand, outcome)
     except LLMCallError as e:
         cand.status, cand.error_class, cand.error = "failed", e.error_class, e.message[:2000]
     except EndpointError:
@@ -130,88 +92,22 @@ async def evolve_candidate(
     return cand
 
 
-async def _evolve(ctx: _Ctx, cand: Candidate, operator: Template) -> None:
-    """Rewrite, check, judge, answer, check: cheapest checks first, so a candidate that is
-    already lost costs no further calls (with `stop_at_first_rejection`, the default).
-    Every verdict comes from the stage functions in `evolviz.rules`, the same ones
-    `reapply_rules` runs over stored calls."""
-    config, rules = ctx.config, ctx.config.rules
-    view = OperatorView.of(operator)
-    structured = config.structured_judge
-
-    def rejected() -> bool:
-        """Mark the candidate rejected by its first failing rule; True to stop here."""
-        bad = cand.rejection
-        if bad is None:
-            return False
-        cand.status, cand.rejected_by = "rejected", bad.rule
-        # Nothing to answer if the rewrite is unusable, whatever the setting.
-        return unusable(cand.verdicts) or config.stop_at_first_rejection
-
-    rewrite = await _call(ctx, cand, CallName.REWRITE, Role.EVOLVER,
-                          operator.render(instruction=cand.parent_instruction))
-    cand.instruction, verdicts = rewrite_stage(rewrite, cand.parent_instruction, rules, view)
-    cand.verdicts.extend(verdicts)
-    if not unusable(verdicts):
-        cand.verdicts.extend(instruction_stage(cand.instruction or "",
-                                               cand.parent_instruction, rules, view,
-                                               rewrite.content))
-    if rejected():
-        return
-
-    if rules.is_on(RuleId.NO_INFORMATION_GAIN):
-        asked = ctx.templates.equality.render(first=cand.parent_instruction,
-                                              second=cand.instruction or "")
-        fmt = EQUALITY_FORMAT if structured else None
-        judged = await _call(ctx, cand, CallName.EQUALITY, Role.JUDGE, asked, fmt)
-        again = None
-        if read_equality(judged.content)[0] == "unclear":
-            again = await _call(ctx, cand, EQUALITY_REASK, Role.JUDGE,
-                                reask_messages(asked, judged.content, "equality"), fmt)
-        cand.verdicts.extend(judge_stage(judged, again, rules))
-        if rejected():
-            return
-
-    answered = await _call(ctx, cand, CallName.ANSWER, Role.ANSWERER,
-                           ctx.templates.answer.render(instruction=cand.instruction or ""))
-    cand.answer = answered.content or ""
-    cand.verdicts.extend(answer_stage(answered, rules))
-    if rejected():
-        return
-    cand.status = "accepted"
-
-    if config.judge_difficulty:
-        async def chat(name: str, messages: list[dict[str, str]],
-                       fmt: dict[str, Any] | None) -> CallResult:
-            return await _call(ctx, cand, name, Role.JUDGE, messages, fmt)
-
-        cand.difficulty_raw, cand.difficulty = await rate(
-            chat, ctx.templates.difficulty.render(instruction=cand.instruction or ""),
-            structured)
-
-
 def reapply_rules(cand: Candidate, config: RunConfig, templates: TemplateSet) -> Candidate:
     """Re-judge a stored candidate under `config`, with no LLM call.
 
-    The same stage functions as the live run, over the stored replies (the judge's too,
-    so its unclear-reply treatment can be tried). A judge call that was never made cannot
-    be invented: a stored rule-1 verdict without its call is kept as it was. A candidate
-    that failed on an LLM error keeps its status: there is nothing to re-judge.
+    The same pipeline as the live run, fed by the stored replies (the judge's too, so its
+    unclear-reply treatment can be tried). A judge call that was never made cannot be
+    invented: a stored rule-1 verdict without its call is kept as it was. A candidate that
+    failed on an LLM error keeps its status: there is nothing to re-judge.
     """
     if cand.status == "failed":
         return cand
-    judged = rejudge(cand.calls, cand.parent_instruction, cand.instruction, config.rules,
-                     OperatorView.of(templates.operators.get(cand.operator)),
-                     judge_stored=cand.verdicts, answer=cand.answer,
-                     stop_at_first=config.stop_at_first_rejection)
-    new = Candidate(**{**cand.__dict__, "verdicts": judged.verdicts})
-    bad = judged.rejection
-    if bad is not None:
-        new.status, new.rejected_by = "rejected", bad.rule
-    elif judged.answered:
-        new.status, new.rejected_by = "accepted", None
-    else:
-        new.status, new.rejected_by = cand.status, cand.rejected_by
+    outcome = run_to_end(judge_candidate(
+        cand, templates.operators.get(cand.operator), templates, config,
+        stored_source(cand.calls), judge_stored=cand.verdicts, stored_answer=cand.answer,
+        rate_difficulty=False))
+    new = Candidate(**cand.__dict__)
+    apply(new, outcome)
     return new
 
 
@@ -253,7 +149,7 @@ class Evolution:
                 if store.get_meta("seeds_fingerprint") != seeds_fingerprint(seeds):
                     raise StoreMismatchError(
                         f"{store.path}: this store holds a run over other seeds; use the "
-                        f"same seed file to resume it, or another --store for a new run"
+                        f"same seed file to resume it, or another store for a new run"
                     )
             else:
                 if not seeds:
