@@ -219,3 +219,20 @@ def test_diversity_numbers_come_from_cached_embeddings_only(run):
     div = card(tmp / "d1")[0]["evolviz"]["diversity"]
     assert div["all"]["n"] == len(texts) and div["all"]["vendi_score"] > 1
     assert 0 < div["per_generation"]["1"]["mean_pairwise_cosine_distance"] < 2
+
+
+def test_the_card_counts_models_by_the_role_each_call_records():
+    """Re-asks are judge calls: the card must not list `equality_reask` as a role."""
+    from evolviz.calls import CallResult
+    from evolviz.exports.hf import _Stats
+    from evolviz.records import Candidate
+
+    calls = {name: CallResult(role, f"{role}-model", [], {}) for name, role in (
+        ("rewrite", "evolver"), ("equality", "judge"), ("equality_reask", "judge"),
+        ("answer", "answerer"), ("difficulty_reask", "judge"))}
+    stats = _Stats()
+    stats.count(Candidate(id="g1-000000", generation=1, slot=0, parent_id="s", seed_id="s",
+                          operator="deepening", parent_instruction="p", status="accepted",
+                          calls=calls))
+    assert stats.models == {"evolver": {"evolver-model": 1}, "judge": {"judge-model": 3},
+                            "answerer": {"answerer-model": 1}}

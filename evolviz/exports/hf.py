@@ -43,10 +43,6 @@ SCHEMA = pa.schema([
     ("rules_passed", pa.list_(pa.string())), ("models", pa.string()),
 ])
 
-_ROLE_OF_CALL = {"rewrite": "evolver", "equality": "judge", "difficulty": "judge",
-                 "answer": "answerer"}
-
-
 def _candidate_row(c: Candidate, gates: list[str]) -> dict[str, Any]:
     return {"id": c.id, "parent_id": c.parent_id, "seed_id": c.seed_id,
             "generation": c.generation, "slot": c.slot, "operator": c.operator,
@@ -202,9 +198,8 @@ class _Stats:
         op[c.status] += 1
         if c.status == "rejected":
             self.rejected_by[c.rejected_by or "unknown"] += 1
-        for name, call in c.calls.items():
-            role = _ROLE_OF_CALL.get(name, name)
-            self.models.setdefault(role, Counter())[call.model] += 1
+        for call in c.calls.values():  # each call records its role; re-asks included
+            self.models.setdefault(call.role, Counter())[call.model] += 1
 
     def summary(self) -> dict[str, Any]:
         return {
