@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["ROLES", "CallName", "CallResult", "Role", "Sampling", "call_seed"]
+__all__ = ["COMPLETION", "ROLES", "CallName", "CallResult", "Role", "Sampling", "call_seed"]
 
 
 class Role(StrEnum):
@@ -36,6 +36,10 @@ class CallName(StrEnum):
 
 
 ROLES = tuple(r.value for r in Role)
+
+#: The role of the one message a completion-style prompt is made of: the client sends its
+#: content as the prompt of the completions API instead of as a chat.
+COMPLETION = "completion"
 
 
 def call_seed(run_seed: int, key: str, name: str) -> int:

@@ -40,7 +40,7 @@ def broken_mutation(folder: Path) -> Path:
     """A mutation template that lost its "#New Task#" line: the model cannot tell where the
     example ends, echoes the prompt, and rule 4 (copied wording) rejects the rewrite."""
     folder.mkdir()
-    text = (ROOT / "evolviz" / "templates" / "mutation.toml").read_text()
+    text = (ROOT / "evolviz" / "templates" / "chat" / "mutation.toml").read_text()
     text = "\n".join(line for line in text.splitlines() if line.strip() != "#New Task#")
     text = text.replace('"#New Task#", ', "")
     (folder / "mutation.toml").write_text(text + "\n")

@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("templates", help="list templates, or preview one filled in")
     t.add_argument("--templates", help="folder of template files laid over the built-ins")
+    t.add_argument("--prompt-style", choices=["few-shot", "chat"], default="chat",
+                   help="which built-in templates (default chat)")
     t.add_argument("--preview", metavar="NAME", help="template to fill in and print")
     t.add_argument("--instruction", default="Write a haiku about autumn.",
                    help="instruction to fill into --preview")

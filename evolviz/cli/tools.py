@@ -95,7 +95,7 @@ def cmd_serve_local(args: argparse.Namespace) -> int:
 def cmd_templates(args: argparse.Namespace) -> int:
     from ..templates import TemplateSet
 
-    templates = TemplateSet.load(args.templates)
+    templates = TemplateSet.load(args.templates, style=args.prompt_style.replace("-", "_"))
     if args.preview:
         t = {x.name: x for x in templates.all()}.get(args.preview)
         if t is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from ..calls import CallName, CallResult, Role, call_seed
@@ -29,13 +30,14 @@ def reask_messages(messages: list[dict[str, str]], reply: str | None,
             {"role": "user", "content": REASK[kind]}]
 
 
-async def rate(chat: Chat, messages: list[dict[str, str]],
-               structured: bool) -> tuple[str | None, float | None]:
-    """(the judge text read, the rating or None); `chat(name, messages, format)` calls."""
+async def rate(chat: Chat, messages: list[dict[str, str]], structured: bool, *,
+               reask: bool = True) -> tuple[str | None, float | None]:
+    """(the judge text read, the rating or None); `chat(name, messages, format)` calls.
+    `reask=False` for a completion-style rater, which would only repeat itself."""
     fmt = DIFFICULTY_FORMAT if structured else None
     first = await chat(CallName.DIFFICULTY, messages, fmt)
     value = parse_difficulty(first.content)
-    if value is not None:
+    if value is not None or not reask:
         return first.content, value
     again = await chat(DIFFICULTY_REASK, reask_messages(messages, first.content,
                                                         "difficulty"), fmt)
@@ -49,7 +51,10 @@ async def rate_seeds(store: Any, client: Any, templates: Any, config: Any) -> in
     returns how many were rated. A seed whose judge call fails keeps no rating: the curve
     at C0 is then the mean over the seeds that were rated."""
     todo = [r for r in store.seed_rows() if r["difficulty"] is None]
+    rater = templates.difficulty
     sampling = config.sampling[Role.JUDGE]
+    if rater.stop:
+        sampling = replace(sampling, stop=tuple(dict.fromkeys((*sampling.stop, *rater.stop))))
     limit = asyncio.Semaphore(max(1, getattr(client, "concurrency", 4)))
 
     async def one(row: Any) -> None:
@@ -64,8 +69,9 @@ async def rate_seeds(store: Any, client: Any, templates: Any, config: Any) -> in
 
         async with limit:
             try:
-                raw, value = await rate(chat, templates.difficulty.render(instruction=text),
-                                        config.structured_judge)
+                raw, value = await rate(chat, rater.render(instruction=text),
+                                        config.structured_judge and not rater.completion,
+                                        reask=not rater.completion)
             except LLMCallError as e:
                 raw, value = f"(not rated: {e.error_class})", None
         store.set_seed_difficulty(row["id"], value, raw or "")

@@ -22,7 +22,7 @@ from typing import Any
 
 import openai
 
-from ..calls import ROLES, CallResult, Sampling
+from ..calls import COMPLETION, ROLES, CallResult, Sampling
 from ..errors import EndpointError, LLMCallError
 from ..store.cache import ResponseCache
 from .budget import Budget
@@ -35,7 +35,14 @@ __all__ = [
     "Sampling",
     "TokenCounter",
     "cache_key",
+    "is_completion",
 ]
+
+def is_completion(messages: list[dict[str, str]]) -> bool:
+    """A completion-style prompt: one message of role "completion", sent as the prompt of
+    the completions API (what `Template.render` makes of a few-shot template)."""
+    return len(messages) == 1 and messages[0].get("role") == COMPLETION
+
 
 def cache_key(model: str, messages: list[dict[str, str]], sampling: Sampling, sample: str,
               response_format: Mapping[str, Any] | None = None) -> str:
@@ -231,6 +238,9 @@ class LLMClient:
         """
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
+        completion = is_completion(messages)
+        if completion:
+            response_format = None  # a text to continue; its reader reads text
         model = self.models[role]
         result = CallResult(role=role, model=model, messages=messages,
                             sampling=sampling.to_dict())
@@ -260,7 +270,7 @@ class LLMClient:
             try:
                 async with semaphore:
                     response = await client.post(
-                        "/chat/completions",
+                        "/completions" if completion else "/chat/completions",
                         body=self._body(model, messages, sampling, seed, response_format),
                         cast_to=_http_module().Response,
                         options={"timeout": self.timeout},
@@ -333,9 +343,12 @@ class LLMClient:
         time at zero latency, see docs/benchmarks.md); our messages are already plain
         dicts of strings, so the same JSON goes out through the client's `post`.
         """
-        body: dict[str, Any] = {"model": model, "messages": messages,
-                                "temperature": sampling.temperature, "top_p": sampling.top_p,
-                                "max_tokens": sampling.max_tokens}
+        body: dict[str, Any] = {"model": model, "temperature": sampling.temperature,
+                                "top_p": sampling.top_p, "max_tokens": sampling.max_tokens}
+        if is_completion(messages):
+            body["prompt"] = messages[0]["content"]
+        else:
+            body["messages"] = messages
         if sampling.stop:
             body["stop"] = list(sampling.stop)
         if seed is not None and self.send_seed:
@@ -377,7 +390,8 @@ class LLMClient:
             if not choices:
                 raise _Retryable("MalformedResponse", "the response has no choices")
             choice = choices[0]
-            content = (choice.get("message") or {}).get("content")
+            content = (choice["text"] if "text" in choice
+                       else (choice.get("message") or {}).get("content"))
             finish = choice.get("finish_reason")
             usage = data.get("usage") or {}
             prompt_tokens = int(usage.get("prompt_tokens") or 0)

@@ -1,7 +1,9 @@
 """Prompt templates: the TOML files beside this module, and the code that loads and checks
 them (`template`)."""
 
+from ..calls import COMPLETION
 from .template import (
+    PROMPT_STYLES,
     ROLE_PLACEHOLDERS,
     Template,
     TemplateSet,
@@ -12,6 +14,8 @@ from .template import (
 )
 
 __all__ = [
+    "COMPLETION",
+    "PROMPT_STYLES",
     "ROLE_PLACEHOLDERS",
     "Template",
     "TemplateSet",

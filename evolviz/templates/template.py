@@ -8,6 +8,18 @@ single paid call is made.
 
 Placeholders are written `{{name}}`. Single braces are left alone because the
 complicate-input operator shows JSON and code, which are full of them.
+
+Two prompt styles (`PROMPT_STYLES`), each a folder of built-in files:
+
+- ``chat``: a system and a user message, the paper-faithful editing instructions; what a
+  capable chat model follows.
+- ``few_shot``: one text the model continues, through an endpoint's completions API
+  (`style = "completion"` in the file): a short frame, worked examples, and the task left
+  open after its label, ended by the template's `stop` strings. A 135M model cannot follow
+  a long editing instruction but continues a pattern (docs/local_model.md measures it).
+
+A style names a set of built-ins; each template says how it is sent (`style` in the file),
+so a set may mix them (the few-shot set answers in chat).
 """
 
 from __future__ import annotations
@@ -19,9 +31,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from ..calls import COMPLETION
 from ..errors import TemplateError
 
 __all__ = [
+    "COMPLETION",
+    "PROMPT_STYLES",
     "ROLE_PLACEHOLDERS",
     "Template",
     "TemplateSet",
@@ -42,7 +57,12 @@ ROLE_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "difficulty": frozenset({"instruction"}),
 }
 KINDS = ("depth", "breadth")
-_KNOWN_KEYS = {"name", "role", "kind", "description", "placeholders", "markers", "system", "user"}
+#: The built-in template sets, by prompt style (a folder each beside this module).
+PROMPT_STYLES = ("chat", "few_shot")
+#: How a template is sent: as chat messages, or as one text to continue.
+SEND_STYLES = ("chat", "completion")
+_KNOWN_KEYS = {"name", "role", "kind", "description", "placeholders", "markers", "system", "user",
+               "style", "stop"}
 
 
 def find_placeholders(text: str) -> list[str]:
@@ -68,9 +88,16 @@ class Template:
     placeholders: tuple[str, ...] = ()
     markers: tuple[str, ...] = ()
     path: str = ""
+    style: str = "chat"
+    stop: tuple[str, ...] = ()
+
+    @property
+    def completion(self) -> bool:
+        return self.style == COMPLETION
 
     def render(self, **values: str) -> list[dict[str, str]]:
-        """Chat messages with every placeholder filled in.
+        """Chat messages with every placeholder filled in (for a completion-style template,
+        one message of role `COMPLETION` whose content is the text to continue).
 
         Missing or extra values raise `TemplateError`: silently sending a prompt with a hole
         in it would waste a call and confuse whoever reads the record.
@@ -88,6 +115,8 @@ class Template:
         def fill(text: str) -> str:
             return PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], text)
 
+        if self.completion:
+            return [{"role": COMPLETION, "content": fill(self.user)}]
         messages = []
         if self.system:
             messages.append({"role": "system", "content": fill(self.system)})
@@ -107,6 +136,10 @@ class Template:
                 out[key] = getattr(self, key)
         if self.markers:
             out["markers"] = list(self.markers)
+        if self.completion:
+            out["style"] = self.style
+        if self.stop:
+            out["stop"] = list(self.stop)
         return out
 
     def to_toml(self) -> str:
@@ -127,6 +160,10 @@ class Template:
         lines.append(f"placeholders = {arr(self.placeholders)}")
         if self.markers:
             lines.append(f"markers = {arr(self.markers)}")
+        if self.completion:
+            lines.append(f"style = {_toml_str(self.style)}")
+        if self.stop:
+            lines.append(f"stop = {arr(self.stop)}")
         if self.system:
             lines.append(f"system = {q(self.system)}")
         lines.append(f"user = {q(self.user)}")
@@ -170,6 +207,14 @@ def parse_template(data: Mapping[str, object], *, path: str = "<template>") -> T
     markers = data.get("markers", [])
     if not isinstance(markers, list) or not all(isinstance(m, str) and m for m in markers):
         raise fail("field 'markers' must be a list of non-empty strings")
+    style = data.get("style", "chat")
+    if style not in SEND_STYLES:
+        raise fail(f"field 'style': {style!r} is not one of {list(SEND_STYLES)}")
+    stop = data.get("stop", [])
+    if not isinstance(stop, list) or not all(isinstance(x, str) and x for x in stop):
+        raise fail("field 'stop' must be a list of non-empty strings, e.g. [\"###\"]")
+    if style == COMPLETION and str(data.get("system", "")).strip():
+        raise fail("a completion-style template is one text ('user'); it has no 'system'")
 
     system, user = str(data.get("system", "")), str(data["user"])
     used = find_placeholders(system + "\n" + user)
@@ -197,6 +242,8 @@ def parse_template(data: Mapping[str, object], *, path: str = "<template>") -> T
         placeholders=tuple(declared),
         markers=tuple(markers),
         path=path,
+        style=str(style),
+        stop=tuple(stop),
     )
 
 
@@ -213,8 +260,12 @@ def load_template(path: str | Path) -> Template:
     return parse_template(data, path=str(path))
 
 
-def builtin_template_dir() -> Path:
-    return Path(str(resources.files("evolviz") / "templates"))
+def builtin_template_dir(style: str = "chat") -> Path:
+    """The folder of a prompt style's built-in templates."""
+    if style not in PROMPT_STYLES:
+        raise TemplateError(f"{style!r} is not a prompt style; styles are "
+                            f"{list(PROMPT_STYLES)}")
+    return Path(str(resources.files("evolviz") / "templates" / style))
 
 
 @dataclass
@@ -232,10 +283,12 @@ class TemplateSet:
     sources: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, user_dir: str | Path | None = None) -> TemplateSet:
+    def load(cls, user_dir: str | Path | None = None, *, style: str = "chat") -> TemplateSet:
+        """The built-ins of a prompt style, with `user_dir`'s files laid over them."""
         by_name: dict[str, Template] = {}
-        sources = [str(builtin_template_dir())]
-        for path in sorted(builtin_template_dir().glob("*.toml")):
+        builtin = builtin_template_dir(style)
+        sources = [str(builtin)]
+        for path in sorted(builtin.glob("*.toml")):
             t = load_template(path)
             by_name[t.name] = t
         if user_dir is not None:

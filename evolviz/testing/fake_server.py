@@ -312,10 +312,10 @@ class FakeOpenAIServer:
 
     async def _route(self, method: str, path: str, body: bytes) -> Response | None:
         path = path.rstrip("/")
-        if path == "/v1/chat/completions":
+        if path in ("/v1/chat/completions", "/v1/completions"):
             if method != "POST":
                 return 405, error_body("use POST", "invalid_request_error"), ()
-            return await self._chat(body)
+            return await self._chat(body, completion=path == "/v1/completions")
         if path in ("/v1/models", "/models"):
             if method != "GET":
                 return 405, error_body("use GET", "invalid_request_error"), ()
@@ -332,7 +332,10 @@ class FakeOpenAIServer:
         self.stats._bump("invalid")
         return 400, error_body(message, "invalid_request_error"), ()
 
-    async def _chat(self, raw: bytes) -> Response | None:
+    async def _chat(self, raw: bytes, completion: bool = False) -> Response | None:
+        """A chat completion, or (`completion`) a text completion: its prompt is shown to
+        the responder as one message of role "completion", what evolviz's completion-style
+        templates render to, so a responder reads both alike."""
         try:
             request = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -342,6 +345,11 @@ class FakeOpenAIServer:
         model = request.get("model")
         if not isinstance(model, str) or not model:
             return self._invalid("'model' is required")
+        if completion:
+            prompt = request.get("prompt")
+            if not isinstance(prompt, str):
+                return self._invalid("'prompt' must be a string")
+            request = {**request, "messages": [{"role": "completion", "content": prompt}]}
         messages = request.get("messages")
         if not isinstance(messages, list):
             return self._invalid("'messages' must be a list")
@@ -356,12 +364,13 @@ class FakeOpenAIServer:
                 delay += self._jitter_rng.uniform(0.0, self.jitter)
             if delay:
                 await asyncio.sleep(delay)
-            return await self._answer(kind, request, model, messages)
+            return await self._answer(kind, request, model, messages, completion)
         finally:
             self.stats._end()
 
     async def _answer(
-        self, kind: str | None, request: dict[str, Any], model: str, messages: list[Any]
+        self, kind: str | None, request: dict[str, Any], model: str, messages: list[Any],
+        completion: bool = False,
     ) -> Response | None:
         if kind == "timeout":
             await asyncio.sleep(self.hang_seconds)
@@ -404,22 +413,16 @@ class FakeOpenAIServer:
 
         completion_tokens = max(1, count_words(content))
         prompt_tokens = count_prompt_tokens(messages)
-        choices = (
-            []
-            if kind == "empty_choices"
-            else [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "logprobs": None,
-                    "finish_reason": finish_reason,
-                }
-            ]
-        )
+        choice: dict[str, Any] = {"index": 0, "logprobs": None, "finish_reason": finish_reason}
+        if completion:
+            choice["text"] = content
+        else:
+            choice["message"] = {"role": "assistant", "content": content}
+        choices = [] if kind == "empty_choices" else [choice]
         payload = json_bytes(
             {
-                "id": f"chatcmpl-fake-{next(self._ids)}",
-                "object": "chat.completion",
+                "id": f"{'cmpl' if completion else 'chatcmpl'}-fake-{next(self._ids)}",
+                "object": "text_completion" if completion else "chat.completion",
                 "created": int(time.time()),
                 "model": model,
                 "choices": choices,
