@@ -12,7 +12,10 @@ from .errors import ConfigError, StoreMismatchError
 from .gates.config import GateConfig
 from .rules import RuleConfig, RuleId
 
-__all__ = ["DEFAULT_SAMPLING", "RunConfig", "operator_plan"]
+__all__ = ["DEFAULT_SAMPLING", "JUDGES", "RunConfig", "operator_plan"]
+
+#: Who decides rule 1 and `not_a_task`: the judge model, or the checks that need none.
+JUDGES = ("model", "check")
 
 DEFAULT_SAMPLING: dict[str, Sampling] = {
     "evolver": Sampling(temperature=0.7, max_tokens=384),
@@ -41,6 +44,10 @@ class RunConfig:
     # Ask the judges for JSON through `response_format` (skipped by an endpoint that
     # refuses it; the reply is read as prose then).
     structured_judge: bool = True
+    # Who decides rule 1 and whether a rewrite is a task: the judge model ("model", one
+    # call per candidate) or the checks that need no model ("check": what measures better
+    # on the small local model, docs/local_model.md).
+    judge: str = "model"
 
     def __post_init__(self) -> None:
         for name, w in self.operator_weights.items():
@@ -53,6 +60,8 @@ class RunConfig:
             if s.max_tokens < 1:
                 raise ConfigError(f"max tokens for role {role!r} must be >= 1, "
                                   f"not {s.max_tokens}")
+        if self.judge not in JUDGES:
+            raise ConfigError(f"{self.judge!r} is not one of {list(JUDGES)}", field="judge")
         if RuleId.REWRITE_INVALID not in self.rules.enabled:
             raise ConfigError(
                 "rule 'rewrite_invalid' cannot be switched off: an empty or truncated "
@@ -95,6 +104,7 @@ class RunConfig:
             "stop_at_first_rejection": self.stop_at_first_rejection,
             "gates": self.gates.to_dict(),
             "structured_judge": self.structured_judge,
+            "judge": self.judge,
         }
 
     @classmethod
@@ -109,6 +119,7 @@ class RunConfig:
             stop_at_first_rejection=bool(d.get("stop_at_first_rejection", True)),
             gates=GateConfig.from_dict(d.get("gates")),
             structured_judge=bool(d.get("structured_judge", True)),
+            judge=str(d.get("judge", "model")),
         )
 
     def check_resumable(self, stored: RunConfig, path: str) -> None:

@@ -105,8 +105,8 @@ async def test_records_hold_prompts_responses_and_verdicts(tmp_path):
         assert c.calls["rewrite"].content.startswith(c.parent_instruction)
         assert c.instruction and c.answer and 1 <= c.difficulty <= 10
         assert {v.rule for v in c.verdicts} == {"rewrite_invalid", "copied_prompt_wording",
-                                               "no_information_gain", "sorry_short_answer",
-                                               "stopwords_only_answer"}
+                                               "not_a_task", "no_information_gain",
+                                               "sorry_short_answer", "stopwords_only_answer"}
         assert all(v.passed for v in c.verdicts)
         assert c.calls["rewrite"].model == "fake-model" and c.tokens > 0
         assert c.calls["rewrite"].sampling["temperature"] == 0.7

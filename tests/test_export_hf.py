@@ -96,7 +96,7 @@ def test_hf_folder_loads_with_datasets_and_holds_only_accepted_rows(run):
             row["instruction"], row["output"]) == (c.parent_id, c.seed_id, c.generation,
                                                    c.operator, c.instruction, c.answer)
     assert row["difficulty"] is not None and 1 <= row["difficulty"] <= 10
-    assert set(row["rules_passed"]) == {"rewrite_invalid", "no_information_gain",
+    assert set(row["rules_passed"]) == {"rewrite_invalid", "not_a_task", "no_information_gain",
                                         "sorry_short_answer", "stopwords_only_answer",
                                         "copied_prompt_wording", "contaminated", "duplicate"}
 

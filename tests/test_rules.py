@@ -144,7 +144,8 @@ def test_rule_ids_name_every_stage_and_config_accepts_the_dataset_rules():
     assert cfg.is_on("duplicate") and RuleConfig.from_dict(cfg.to_dict()) == cfg
     assert set(RuleConfig.paper().enabled) == set(PAPER_RULES)
     assert not set(BEYOND_PAPER) & set(PAPER_RULES)
-    assert not RuleConfig().is_on("judge_unclear")  # an unclear judge keeps by default
+    assert RuleConfig().is_on("judge_unclear")  # an unclear judge rejects by default
+    assert not RuleConfig.paper().is_on("judge_unclear")  # the paper keeps it
 
 
 @pytest.mark.parametrize("raw,instruction,removed", [

@@ -43,7 +43,7 @@ def test_the_corpus_is_large_and_covers_every_class_and_language():
     assert {"zh", "es", "ru", "ar", "hi", "ja", "de"} <= {c.lang for c in CASES}
     # Every verdict the pipeline can give is expected somewhere.
     expected = {c.expect.get("rule") for c in CASES} - {None}
-    assert expected == set(RULE_IDS) - {"judge_unclear"}
+    assert expected == set(RULE_IDS)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -61,7 +61,7 @@ def test_what_if_under_the_same_settings_agrees_with_the_live_run(outcomes):
     _, results = outcomes
     config = RunConfig(judge_difficulty=True)
     for o in results:
-        again = reapply_rules(o.candidate, config, TEMPLATES)
+        again = reapply_rules(o.candidate, config.with_(judge=o.case.judge), TEMPLATES)
         assert (again.status, again.rejected_by) == (o.candidate.status,
                                                      o.candidate.rejected_by), o.case.id
         assert [v.to_dict() for v in again.verdicts] == [
@@ -73,23 +73,31 @@ def test_paper_rules_switch_the_rules_beyond_the_paper_off(outcomes):
     paper = RunConfig(rules=RuleConfig.paper())
     for o in results:
         again = reapply_rules(o.candidate, paper, TEMPLATES)
-        assert again.rejected_by not in BEYOND_PAPER
+        if again.rejected_by in BEYOND_PAPER:
+            # Stopped by a rule beyond the paper before its answer was asked for: the
+            # what-if cannot invent the answer, so the candidate stays as it was.
+            assert "answer" not in o.candidate.calls, o.case.id
+            assert not any(not v.passed and v.rule in BEYOND_PAPER for v in again.verdicts)
         if o.candidate.rejected_by == "answer_refusal":
             assert again.status == "accepted", o.case.id  # the paper would keep it
 
 
 def test_unclear_judge_treatment_is_a_setting(outcomes):
     _, results = outcomes
-    strict = RunConfig(rules=RuleConfig().with_(["judge_unclear"]))
-    changed = {o.case.id for o in results
-               if reapply_rules(o.candidate, strict, TEMPLATES).rejected_by == "judge_unclear"}
-    assert changed == {"jd-unclear-04", "jd-unclear-05"}
-    # The re-ask is on the record beside the first reply.
-    unclear = next(o.candidate for o in results if o.case.id == "jd-unclear-04")
-    assert {"equality", "equality_reask"} <= set(unclear.calls)
-    rule1 = next(v for v in unclear.verdicts if v.rule == "no_information_gain")
-    assert rule1.passed and rule1.detail["reasked"] is True
-    assert rule1.detail["first_text"] == "I cannot judge this."
+    unclear = {o.case.id for o in results if o.candidate.rejected_by == "judge_unclear"}
+    assert {"jd-unclear-04", "jd-unclear-05"} <= unclear
+    keep = RunConfig(rules=RuleConfig().without(["judge_unclear"]))
+    for o in results:
+        if o.case.id in unclear:  # kept, as the paper does, when the rule is off
+            again = reapply_rules(o.candidate, keep, TEMPLATES)
+            assert not any(v.rule == "judge_unclear" for v in again.verdicts), o.case.id
+            assert any(v.rule == "no_information_gain" and v.passed for v in again.verdicts)
+    # The re-ask is on the record beside the first reply, and in the verdict's evidence.
+    cand = next(o.candidate for o in results if o.case.id == "jd-unclear-04")
+    assert {"equality", "equality_reask"} <= set(cand.calls)
+    bad = cand.rejection
+    assert bad.rule == "judge_unclear" and bad.detail["reasked"] is True
+    assert bad.detail["first_text"] == "I cannot judge this."
 
 
 def test_seeds_are_rated_at_generation_zero(outcomes):

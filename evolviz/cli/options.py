@@ -55,6 +55,10 @@ def run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, help="sampling temperature for rewrites "
                                                      "and answers")
     p.add_argument("--templates", help="folder of template files laid over the built-ins")
+    p.add_argument("--prompt-style", choices=["few-shot", "chat"],
+                   help="built-in templates: few-shot completions (the default on the local "
+                        "model; for small models anywhere) or chat (the paper's editing "
+                        "instructions; the default on any --base-url)")
     p.add_argument("--weight", action="append", default=[], metavar="OP=W",
                    help="operator weight (repeatable); uniform by default")
     p.add_argument("--no-rule", action="append", default=[], metavar="NAME",
@@ -63,11 +67,18 @@ def run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge-difficulty", action="store_true",
                    help="rate the seeds and accepted instructions 1-10 with the judge")
     p.add_argument("--paper-rules", action="store_true",
-                   help="the paper's four rules only: switch off answer_refusal, "
-                        "answer_truncated, answer_filtered and judge_unclear")
-    p.add_argument("--unclear-judge", choices=["keep", "reject"], default="keep",
-                   help="what a judge reply that stays unreadable after one re-ask does "
-                        "(reject: rule judge_unclear)")
+                   help="the paper's four rules only: switch off not_a_task, off_topic, "
+                        "answer_echo, answer_refusal, answer_truncated, answer_filtered "
+                        "and judge_unclear")
+    p.add_argument("--unclear-judge", choices=["keep", "reject"],
+                   help="what a judge reply that stays unreadable after one re-ask does: "
+                        "reject (rule judge_unclear; the default) or keep (the paper's "
+                        "behaviour, the default with --paper-rules)")
+    p.add_argument("--judge", choices=["model", "check"],
+                   help="who decides rule 1 and whether a rewrite is a task: the judge "
+                        "model (the default on any --base-url) or the checks that need no "
+                        "model (the default on the local model; measured in "
+                        "docs/local_model.md)")
     p.add_argument("--no-structured-judge", action="store_true",
                    help="do not ask the judges for JSON through response_format")
     for role, flag in (("evolver", "evolver"), ("answerer", "answer"), ("judge", "judge")):

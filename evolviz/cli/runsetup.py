@@ -57,13 +57,14 @@ def recipe_from(args: argparse.Namespace, *, gates: Any = None) -> RunRecipe:
     """The endpoint, settings and templates the options describe."""
     from ..config import RunConfig
     from ..rules import RuleConfig
-    from ..run.session import RunRecipe, default_sampling
+    from ..run.session import RunRecipe, default_judge, default_sampling, default_style
     from ..templates import TemplateSet
 
     if args.concurrency is not None and args.concurrency < 1:
         raise ConfigError("--concurrency must be >= 1")
-    templates = TemplateSet.load(args.templates)
     endpoint = endpoint_from(args)
+    style = (args.prompt_style or default_style(endpoint)).replace("-", "_")
+    templates = TemplateSet.load(args.templates, style=style)
     sampling = default_sampling(endpoint)
     if args.temperature is not None:
         for role in ("evolver", "answerer"):
@@ -72,11 +73,14 @@ def recipe_from(args: argparse.Namespace, *, gates: Any = None) -> RunRecipe:
         sorry_max_words=args.sorry_max_words)
     if args.unclear_judge == "reject":
         rules = rules.with_(["judge_unclear"])
+    elif args.unclear_judge == "keep":
+        rules = rules.without(["judge_unclear"])
     rules = rules.without(args.no_rule)
     extra = {"gates": gates} if gates is not None else {}
     config = RunConfig(seed=args.seed, operator_weights=weights(args.weight), rules=rules,
                        sampling=sampling, judge_difficulty=args.judge_difficulty,
-                       structured_judge=not args.no_structured_judge, **extra
+                       structured_judge=not args.no_structured_judge,
+                       judge=args.judge or default_judge(endpoint), **extra
                        ).with_max_tokens(evolver=args.max_tokens_evolver,
                                          answerer=args.max_tokens_answerer,
                                          judge=args.max_tokens_judge)

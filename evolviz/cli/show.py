@@ -20,7 +20,9 @@ def render_table(store) -> str:
              "sorry_short_answer": "r2_sorry", "stopwords_only_answer": "r3_stopw",
              "copied_prompt_wording": "r4_copied", "answer_refusal": "x_refusal",
              "answer_truncated": "x_trunc", "answer_filtered": "x_filter",
-             "judge_unclear": "x_unclear", "contaminated": "contam", "duplicate": "dup"}
+             "judge_unclear": "x_unclear", "not_a_task": "x_notask",
+             "off_topic": "x_offtopic", "answer_echo": "x_echo",
+             "contaminated": "contam", "duplicate": "dup"}
     head = ["gen", "pool", "done", "accepted", *[short[r] for r in rules], "failed",
             "tokens", "time_s", "state"]
     rows = []

@@ -13,12 +13,14 @@ import re
 
 from ..calls import CallResult
 from .extract import binaryish
+from .gain import stems
 from .ids import RuleId
 from .patterns import find_asks_for_input, find_refusal, is_error_page
 from .text import content_words, word_count
 from .verdict import RuleConfig, Verdict
 
-__all__ = ["answer_refusal", "answer_verdicts", "sorry_short_answer", "stopwords_only_answer"]
+__all__ = ["answer_echo", "answer_refusal", "answer_verdicts", "sorry_short_answer",
+           "stopwords_only_answer"]
 
 _SORRY_RE = re.compile(r"\bsorry\b", re.IGNORECASE)
 
@@ -61,7 +63,32 @@ def answer_refusal(answer: str, max_words: int = 80) -> Verdict:
     return Verdict(rule, True, "no refusal and no request for input", {"words": n})
 
 
-def answer_verdicts(call: CallResult | None, answer: str, rules: RuleConfig) -> list[Verdict]:
+#: An answer is an echo when this share of its content stems comes from the instruction...
+ECHO_SHARE = 0.7
+#: ... and it brings fewer new content stems than this.
+ECHO_NEW = 4
+
+
+def answer_echo(answer: str, instruction: str) -> Verdict | None:
+    """Beyond the paper: an answer that repeats the instruction (or part of it) instead of
+    answering; small models do this often, and the pair then teaches nothing. None: no
+    echo (this rule reports only when it rejects)."""
+    a, i = stems(answer), stems(instruction)
+    if not a or not i:
+        return None
+    new = a - i
+    share = len(a & i) / len(a)
+    if share >= ECHO_SHARE and len(new) < ECHO_NEW:
+        return Verdict(RuleId.ANSWER_ECHO, False,
+                       f"the answer repeats the instruction ({share:.0%} of its content "
+                       f"words come from it; {len(new)} new)",
+                       {"share": round(share, 2), "new_words": sorted(new)[:12],
+                        "read": answer.strip()[:120]})
+    return None
+
+
+def answer_verdicts(call: CallResult | None, answer: str, rules: RuleConfig,
+                    instruction: str = "") -> list[Verdict]:
     """Every answer rule that is on, in the order a person would ask: did an answer come
     back whole, then the paper's rules, then ours."""
     finish = call.finish_reason if call is not None else None
@@ -93,4 +120,8 @@ def answer_verdicts(call: CallResult | None, answer: str, rules: RuleConfig) -> 
         v = answer_refusal(answer, rules.sorry_max_words)
         if not v.passed:
             out.append(v)
+    if rules.is_on(RuleId.ANSWER_ECHO) and instruction:
+        echo = answer_echo(answer, instruction)
+        if echo is not None:
+            out.append(echo)
     return out

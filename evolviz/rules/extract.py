@@ -9,6 +9,7 @@ in the middle of the text is left in place: that is a leak for rule 4 to see.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -31,7 +32,8 @@ _NOUN = r"(?:prompt|task|instruction|question|version|request)s?"
 _MARKUP = r"(?:\*\*|__|\*|`)?"
 _LABEL_RE = re.compile(
     rf"^\s*(?P<pre>(?:#{{1,6}}\s*|>\s*)?{_MARKUP}\s*#?)\s*(?:here(?:'s| is) )?(?:the |a |my )?"
-    rf"(?P<label>(?:(?P<out>{_OUT_WORDS})|(?P<in>{_IN_WORDS}))\s+{_NOUN})"
+    rf"(?P<label>(?:(?P<out>{_OUT_WORDS})|(?P<in>{_IN_WORDS}))\s+{_NOUN}"
+    rf"(?:\s*[(\[][^)\]\n]{{1,60}}[)\]])?)"
     rf"\s*(?P<post>#?\s*{_MARKUP}\s*[:：]?\s*{_MARKUP}\s*#?\s*[:：]?)\s*(?P<rest>.*)$", _I)
 _PREAMBLE_RE = re.compile(
     r"^\W*(?:sure|certainly|of course|absolutely|okay|ok|alright|all right|great|got it|"
@@ -121,10 +123,68 @@ def _unquote(text: str) -> str:
     return text
 
 
+_JSON_KEYS = ("rewritten_prompt", "rewritten_instruction", "rewritten_task", "new_prompt",
+              "new_instruction", "new_task", "harder_task", "harder_prompt", "evolved_prompt",
+              "evolved_instruction", "prompt", "instruction", "task", "rewrite", "rewritten",
+              "output", "result", "text")
+_EMPTY_FENCE = re.compile(r"^\s*(?:```|~~~)[\w+-]*\s*(?:```|~~~)\s*$")
+_NOTE_WORDS = (r"note|notes|added|adds|adding|changed|change|changes|constraint|requirement|"
+               r"rewritten|rewrite|harder|this version|explanation|increased|introduced|"
+               r"made it|now (?:asks|requires)|word count|\d+ words")
+_TRAILING_NOTE = re.compile(
+    r"(?:\n+|(?<=[.!?])\s+)(?P<note>\((?:[^()]|\([^()]*\))*\)|\[[^\[\]]*\]|【[^【】]*】|"
+    r"\{[^{}]*\}|（[^（）]*）|<[^<>]*>)\s*$")
+
+
+def _unjson(text: str) -> tuple[str, str | None]:
+    """The rewrite inside a JSON object a model wrapped it in, and the key it was under."""
+    body = text.strip()
+    fence = re.fullmatch(r"(?:```|~~~)(?:json)?\s*(.*?)\s*(?:```|~~~)", body, re.S | re.I)
+    if fence:
+        body = fence.group(1).strip()
+    if not (body.startswith("{") and body.endswith("}")):
+        return text, None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return text, None
+    if not isinstance(data, dict):
+        return text, None
+    lowered = {str(k).strip().lower().replace(" ", "_").replace("-", "_"): v
+               for k, v in data.items()}
+    for key in _JSON_KEYS:
+        value = lowered.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip(), key
+    strings = [v for v in data.values() if isinstance(v, str) and v.strip()]
+    if len(strings) == 1:
+        return strings[0].strip(), "the only text value"
+    return text, None
+
+
+def _trailing_notes(text: str, removed: list[str]) -> str:
+    """Bracketed notes after the task about what was changed: "(Note: adds a limit)",
+    "[Added: one constraint]", "【...】". A bracket that is part of the task stays."""
+    while True:
+        m = _TRAILING_NOTE.search(text)
+        if m is None or not re.search(_NOTE_WORDS, m["note"], re.I):
+            return text
+        if not text[:m.start()].strip():
+            return text
+        removed.append(m["note"])
+        text = text[:m.start()].rstrip()
+
+
 def extract(raw: str | None, markers: Sequence[str] = ()) -> Extraction:
     """Take the instruction out of an evolver reply (see the module docstring)."""
     removed: list[str] = []
     text = (raw or "").replace("\r\n", "\n").replace("\r", "\n")
+    if _EMPTY_FENCE.match(text):
+        return Extraction("", [text.strip()])
+    unwrapped, key = _unjson(text)
+    if key is not None:
+        removed.append(f"JSON around the rewrite (key {key!r})")
+        text = unwrapped
     thought = _THINK_RE.sub("", text)
     if thought != text:
         removed.append("<think>...</think>")
@@ -197,6 +257,7 @@ def extract(raw: str | None, markers: Sequence[str] = ()) -> Extraction:
             removed.append(marker)
             text = text[len(marker):].lstrip(" :：\n")
     text = _unquote(_balance(text, removed).strip())
+    text = _trailing_notes(text, removed)
     return Extraction(text.strip(), [r for r in removed if r])
 
 
@@ -234,14 +295,17 @@ def check_rewrite(raw: str | None, finish_reason: str | None, parent: str,
         return _bad("filtered", "the endpoint filtered the rewrite (content_filter)", **fr)
     if raw is None or not raw.strip():
         return _bad("empty", "the rewrite is empty", **fr)
+    if _EMPTY_FENCE.match(raw):
+        return _bad("empty", "the rewrite is an empty code block", **fr, read=raw.strip()[:40])
     head = raw.lstrip()[:200].lower()
     if head.startswith(("<!doctype html", "<html")) or "<body" in head:
         return _bad("html", "the endpoint sent an HTML page, not a rewrite", **fr,
                     read=raw.strip()[:120])
     if binaryish(raw):
         return _bad("binary", "the rewrite is mostly control or undecodable characters", **fr)
-    if normalise(raw.replace("_", " ")) in _JUDGE_WORDS or re.fullmatch(
-            r'\W*\{\s*"(?:verdict|rating)"\s*:.*\}\W*', raw.strip(), re.S):
+    if normalise(raw.replace("_", " ")) in _JUDGE_WORDS or (
+            re.fullmatch(r"\W*\{.*\}\W*", raw.strip(), re.S)
+            and re.search(r'"(?:verdict|rating)"\s*:', raw)):
         return _bad("judge_verdict", "the rewrite is a judge's verdict, not a task", **fr,
                     read=raw.strip()[:80])
     ex = extract(raw, markers)

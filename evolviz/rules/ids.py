@@ -24,6 +24,9 @@ class RuleId(StrEnum):
     STOPWORDS_ONLY_ANSWER = "stopwords_only_answer"  # rule 3
     COPIED_PROMPT_WORDING = "copied_prompt_wording"  # rule 4
     # Beyond the paper: each can be switched off (`RuleConfig.paper()` switches all off).
+    NOT_A_TASK = "not_a_task"  # the rewrite talks, describes its editing, or answers
+    OFF_TOPIC = "off_topic"  # an in-depth rewrite that left its parent's topic
+    ANSWER_ECHO = "answer_echo"  # the answer repeats the instruction instead of answering
     ANSWER_REFUSAL = "answer_refusal"
     ANSWER_TRUNCATED = "answer_truncated"
     ANSWER_FILTERED = "answer_filtered"
@@ -48,12 +51,12 @@ PAPER_RULES: tuple[str, ...] = tuple(r.value for r in (
     RuleId.REWRITE_INVALID, RuleId.NO_INFORMATION_GAIN, RuleId.SORRY_SHORT_ANSWER,
     RuleId.STOPWORDS_ONLY_ANSWER, RuleId.COPIED_PROMPT_WORDING))
 BEYOND_PAPER: tuple[str, ...] = tuple(r.value for r in (
-    RuleId.ANSWER_REFUSAL, RuleId.ANSWER_TRUNCATED, RuleId.ANSWER_FILTERED,
-    RuleId.JUDGE_UNCLEAR))
+    RuleId.NOT_A_TASK, RuleId.OFF_TOPIC, RuleId.ANSWER_ECHO, RuleId.ANSWER_REFUSAL,
+    RuleId.ANSWER_TRUNCATED, RuleId.ANSWER_FILTERED, RuleId.JUDGE_UNCLEAR))
 #: The rules the per-candidate stages implement (what the panel offers as switches).
 CANDIDATE_RULES: tuple[str, ...] = (*PAPER_RULES, *BEYOND_PAPER)
 RULE_IDS = CANDIDATE_RULES
-#: An unclear judge keeps its candidate unless asked otherwise: dropping a good candidate
-#: on a small model's noise costs more than keeping a doubtful one.
-DEFAULT_ENABLED: tuple[str, ...] = tuple(r for r in CANDIDATE_RULES
-                                         if r != RuleId.JUDGE_UNCLEAR)
+#: Every candidate rule is on by default, `judge_unclear` included: when a verdict cannot be
+#: established the candidate is rejected with the reason, because a false rejection costs
+#: one call (the parent is evolved again) and a false acceptance pollutes the dataset.
+DEFAULT_ENABLED: tuple[str, ...] = CANDIDATE_RULES

@@ -16,22 +16,22 @@ from typing import Any
 
 from ..calls import CallResult
 from .ids import RuleId
+from .judge_text import read_equality_text
 from .verdict import RuleConfig, Verdict
 
 __all__ = ["DIFFICULTY_FORMAT", "EQUALITY_FORMAT", "REASK", "equality_verdict",
-           "parse_difficulty", "parse_equality", "read_equality"]
+           "parse_difficulty", "parse_equality", "read_equality", "read_task"]
 
 EQUALITY_FORMAT: dict[str, Any] = {
     "type": "json_schema",
     "json_schema": {"name": "equality_verdict", "strict": True, "schema": {
-        "type": "object", "additionalProperties": False, "required": ["verdict"],
-        # Plain words, the keeping one first. A small model under this grammar (SmolLM2
-        # 135M through llama.cpp) mostly copies the first option its prompt names: with
-        # "equal" first it eliminated all 8 demo candidates, with "same" first 7 of 8.
-        # Naming "different" first makes its doubt keep a candidate, as an unclear reply
-        # does (dropping a good candidate on noise costs more than keeping a doubtful
-        # one); a capable judge is not swayed by the order. Other words are read too.
-        "properties": {"verdict": {"type": "string", "enum": ["different", "same"]}}}},
+        "type": "object", "additionalProperties": False,
+        # Whether the rewrite is a task at all comes first: a judge that has said it is
+        # not one is not then asked about its information gain. Plain words for the
+        # verdict; other words are read too.
+        "required": ["task", "verdict"],
+        "properties": {"task": {"type": "boolean"},
+                       "verdict": {"type": "string", "enum": ["different", "same"]}}}},
 }
 DIFFICULTY_FORMAT: dict[str, Any] = {
     "type": "json_schema",
@@ -41,52 +41,12 @@ DIFFICULTY_FORMAT: dict[str, Any] = {
 }
 #: The follow-up sent once when a reply could not be read.
 REASK = {
-    "equality": 'I could not read a verdict in that. Reply with only '
-                '{"verdict": "different"} or {"verdict": "same"}.',
+    "equality": 'I could not read a verdict in that. Reply with only JSON: '
+                '{"task": true, "verdict": "different"} or {"task": true, "verdict": "same"}, '
+                'with "task": false if task B is not a task an assistant could answer.',
     "difficulty": 'I could not read a rating in that. Reply with only {"rating": N}, N a '
                   "whole number from 1 to 10.",
 }
-
-_SAME = (r"equal|equals|same|identical|equivalent|alike|duplicates?|interchangeable|"
-         r"no (?:new |additional |extra )?information(?: gain(?:ed)?| (?:is )?added)?|"
-         r"adds nothing|nothing (?:new|is added)|"
-         r"differs? only in (?:wording|phrasing|words|style)|(?:just |only |merely )?(?:a )?"
-         r"(?:paraphrase|rephrasing|rewording)|"
-         r"igual|iguales|idénticas?|idénticos?|mismas?|mismos?|gleich|identisch|"
-         r"pareil|pareilles|identiques?|одинаковы[ея]?|одинаковые|равны|идентичны|"
-         r"одно и то же|相同|一样|一樣|等同|同じ|متساويتان|متطابقتان|نفس|समान|एक जैसे")
-_DIFF = (r"different|differ|differs|difference|differences|distinct|unequal|not_equal|"
-         r"adds? (?:\w+ ){0,3}?(?:constraint|requirement|information|detail|depth|condition|"
-         r"step|limit|example|question|comparison)s?|"
-         r"more (?:specific|complex|detailed|demanding|difficult|challenging)|"
-         r"harder|broader|deeper|stricter|narrower|"
-         r"diferentes?|distint[ao]s?|verschieden|unterschiedlich|ungleich|"
-         r"différent(?:e|es|s)?|разные|различны|различаются|отличаются|не одно и то же|"
-         r"不同|不一样|不一樣|不相同|異なる|違う|مختلفتان|مختلف|अलग|भिन्न")
-_NEG = (r"not|n't|never|neither|hardly|nicht|kein|keine|no|pas|ne|не|нет|ليست|ليس|لا|नहीं")
-# Word edges that also work for Han and kana, which have no spaces to mark them.
-_L, _R = r"(?<![^\W\u3040-\u30ff\u3400-\u9fff])", r"(?![^\W\u3040-\u30ff\u3400-\u9fff])"
-_TERM = re.compile(rf"{_L}(?:(?P<same>{_SAME})|(?P<diff>{_DIFF})){_R}", re.I)
-_NEG_RE = re.compile(rf"{_L}(?:{_NEG}){_R}|n't|不|没有", re.I)
-_NEG_AFTER = re.compile(r"^\s*(?:では|じゃ)?(?:ない|ありません)|^\s*(?:नहीं)")
-_LABEL = re.compile(r"(?:verdict|answer|final answer|conclusion|result|decision|judgement|"
-                    r"judgment|veredicto|urteil|вердикт|结论|判断)\s*[:：=-]\s*(.+)", re.I)
-# Talk about the wording is not a verdict: "the wording differs but they are equal".
-_ABOUT_TOPIC = re.compile(r"\b(?:the )?same (?:topic|subject|theme|domain|area|format|style|"
-                          r"context|base task|core question)\b", re.I)
-_ABOUT_WORDING = re.compile(r"\b(?:wording|phrasing|words|word choice|style|tone|order)\b"
-                            r"[^.;,]{0,30}?\b(?:differs?|different|vary|varies)\b|"
-                            r"\b(?:different|differing|other)\s+(?:words|wording|phrasing)\b|"
-                            r"\b(?:worded|phrased) differently\b", re.I)
-_CLAUSES = re.compile(r"(?:[.;!?\n。！？]+|\s[—–-]\s|"
-                      r",\s*(?:so|but|thus|therefore|hence|although|though|"
-                      r"however|and so)\b|\b(?:so|therefore|thus|hence|but|however|because)\b)",
-                      re.I)
-_YES = re.compile(r"^\W*(?:yes|yeah|yep|sí|si|ja|oui|да|是的?|はい|نعم|हाँ|हां)\W*$", re.I)
-_YES_NO_START = re.compile(r"^\W*(?:(?P<yes>yes|sí|ja|oui|да)|no|nope|nein|non|нет)\s*[,;:!—-]",
-                           re.I)
-_NO = re.compile(r"^\W*(?:no|nope|nein|non|нет|不是|いいえ|لا|नहीं)\W*$", re.I)
-
 
 def _json(raw: str) -> Any:
     """The JSON object in a reply, bare or fenced, or None."""
@@ -103,40 +63,6 @@ def _json(raw: str) -> Any:
         return None
 
 
-def _polarity(clause: str) -> tuple[str, str] | None:
-    """('equal' | 'not_equal', the words read) for one clause, or None.
-
-    The last verdict word of the clause decides, flipped by a negation just before it in
-    the same phrase (or just after it, in Japanese). Yes and no count only alone, as the
-    answer to "are these two tasks the same?".
-    """
-    if _YES.match(clause):
-        return "equal", clause.strip()
-    if _NO.match(clause):
-        return "not_equal", clause.strip()
-    clause = _ABOUT_TOPIC.sub(" ", _ABOUT_WORDING.sub(" ", clause))
-    found, prev_end = None, 0
-    for m in _TERM.finditer(clause):
-        if found is not None:
-            prev_end = found.end()
-        found = m
-    if found is None:
-        opening = _YES_NO_START.match(clause)
-        if opening:  # "No, Task B asks for more."
-            return ("equal" if opening["yes"] else "not_equal"), opening.group(0).strip()
-        return None
-    same = found["same"] is not None
-    phrase_start = max(clause.rfind(",", 0, found.start()), clause.rfind(":", 0, found.start()))
-    # A negation counts only in the same phrase, after any earlier verdict word.
-    before = clause[max(phrase_start + 1, prev_end, found.start() - 24):found.start()]
-    after = clause[found.end():found.end() + 12]
-    neg = _NEG_RE.search(before) or _NEG_AFTER.search(after)
-    read = (before[neg.start():] if neg and neg.re is _NEG_RE else "") + found.group(0)
-    if neg and neg.re is _NEG_AFTER:
-        read = found.group(0) + neg.group(0)
-    return ("equal" if same != bool(neg) else "not_equal"), read.strip()
-
-
 def read_equality(raw: str | None) -> tuple[str, str, str]:
     """(verdict 'equal' | 'not_equal' | 'unclear', how it was read, the words read)."""
     text = (raw or "").strip()
@@ -151,25 +77,30 @@ def read_equality(raw: str | None) -> tuple[str, str, str]:
             return "not_equal", "json", value
     if isinstance(data, dict) and isinstance(data.get("equal"), bool):
         return ("equal" if data["equal"] else "not_equal"), "json", str(data["equal"])
-    plain = re.sub(r"[*_`#>\"“”]+", " ", text)
-    labelled = [m.group(1) for m in _LABEL.finditer(plain)]
-    for part in reversed(labelled):
-        got = _polarity(part.split("\n")[0])
-        if got:
-            return got[0], "label", got[1]
-    clauses = [c for c in _CLAUSES.split(plain) if c and c.strip()]
-    for clause in reversed(clauses):
-        got = _polarity(clause)
-        if got:
-            return got[0], "text", got[1]
-    return "unclear", "text", ""
+    return read_equality_text(re.sub(r"[*_`#>\"“”]+", " ", text))
+
+
+def read_task(raw: str | None) -> tuple[bool | None, str]:
+    """Whether the judge's structured reply says the rewrite is a task (None: it does
+    not say, in JSON), and the reason it gives. Prose is not read for this: the check in
+    `task_shape` decides then."""
+    data = _json((raw or "").strip())
+    if not isinstance(data, dict):
+        return None, ""
+    value = data.get("task", data.get("is_task"))
+    reason = str(data.get("reason", ""))[:300]
+    if isinstance(value, bool):
+        return value, reason
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
+        return value.strip().lower() in ("true", "yes"), reason
+    return None, reason
 
 
 def parse_equality(raw: str | None) -> Verdict:
     """Rule 1 from one judge reply; an unclear reply does not eliminate here."""
     verdict, how, read = read_equality(raw)
     detail = {"judge": verdict, "read_as": how, "matched": read,
-              "judge_text": (raw or "")[:300]}
+              "judge_text": (raw or "")[:300], "decided_by": "judge"}
     rule = RuleId.NO_INFORMATION_GAIN
     if verdict == "equal":
         return Verdict(rule, False, "judge: equal to its parent (no information gain)",
@@ -192,12 +123,14 @@ def equality_verdict(first: CallResult | None, reask: CallResult | None,
         v = again
     if v.detail["judge"] != "unclear":
         return v
+    again = ", even when asked again" if reask is not None else ""
     if rules.is_on(RuleId.JUDGE_UNCLEAR):
+        why = "its statements disagree" if v.detail["read_as"] == "conflict" else \
+            "it states none"
         return Verdict(RuleId.JUDGE_UNCLEAR, False,
-                       "the judge gave no readable verdict, even when asked again",
-                       v.detail)
-    return Verdict(v.rule, True, "judge unclear, even when asked again; kept "
-                   "(switch judge_unclear on to reject)", v.detail)
+                       f"no verdict could be read from the judge ({why}){again}", v.detail)
+    return Verdict(v.rule, True, f"judge unclear{again}; kept as the paper does (switch "
+                   "judge_unclear on to reject)", v.detail)
 
 
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,

@@ -31,6 +31,36 @@ REFUSAL = [re.compile(p, _I) for p in (
     r"^\W*i'?m afraid i\s+(?:can'?t|cannot|can not)\s+(?:\w+\s+){0,2}?" + _ACT + r"\b",
     r"^\W*(?:that|this) (?:is not something|isn't something) i can\b",
     r"^\W*i (?:do not|don't) have (?:access|the ability|enough information)\b",
+    r"^\W*i(?:'?d| would) (?:rather|prefer) not\b",
+    r"^\W*(?:however|but|sadly),?\s+i\s+(?:can\s*not|can't|cannot|won't|will not|am unable "
+    r"to|am not able to)\b",
+    r"^\W*i'?m (?:not (?:going|allowed|permitted|able)|unable) to\b",
+    r"^\W*i (?:won'?t|will not) be (?:able to )?" + _ACT + r"\b",
+    r"^\W*i don'?t think i (?:can|should|am able to)\b",
+    r"^\W*(?:unfortunately|regrettably)\b[^.!?]{0,80}\b(?:can'?t|cannot|"
+    r"unable|not able|won'?t|not possible|not something)\b",
+    r"^\W*(?:that|this|your) (?:request|question|task|prompt)? ?(?:is|goes|falls) "
+    r"(?:outside|beyond|against)\b",
+    r"\bi (?:must|have to|need to|will have to) (?:respectfully |politely )?(?:decline|refuse)\b",
+    r"\b(?:violates?|goes against|against) (?:my|our|the|openai's) (?:guidelines|polic(?:y|ies)|"
+    r"usage polic(?:y|ies)|content polic(?:y|ies)|terms)\b",
+    r"^\W*(?:i|we) (?:can'?t|cannot|won'?t) (?:help|assist) (?:you )?with (?:that|this)\b",
+    r"^\W*(?:that'?s|that is) not something i\b",
+    r"^\W*lamentablemente\b[^.]{0,60}\bno (?:puedo|es posible)",
+    r"^\W*no me es posible\b",
+    r"^\W*(?:desculpe|lamento)\b",
+    r"^\W*não posso (?:ajudar|fazer|responder|fornecer|cumprir)",
+    r"^\W*mi dispiace\b",
+    r"^\W*non posso (?:aiutare|fare|rispondere|fornire|soddisfare)",
+    r"^\W*(?:das|dabei) kann ich (?:leider )?nicht\b",
+    r"^\W*ich darf (?:das |dabei )?(?:leider )?nicht\b",
+    r"^\W*je ne suis pas en mesure\b",
+    r"^\W*malheureusement,? je ne (?:peux|suis)\b",
+    r"^\W*(?:я не в состоянии|не могу помочь|я не могу с этим помочь)",
+    r"(?:无法提供|不能提供|无法为您|不能为您)",
+    r"(?:できません|いたしかねます)(?:。|$)",
+    r"^\W*(?:죄송합니다|죄송하지만|미안합니다)",
+    r"(?:도와드릴 수 없|할 수 없습니다|제공할 수 없)",
     # Other languages: the opening of a refusal, or "I cannot" with a verb of helping
     # (so "I can't sleep, suggest remedies" stays a task).
     r"^\W*lo siento\b",
@@ -72,6 +102,24 @@ ASKS_FOR_INPUT = [re.compile(p, _I) for p in (
     r"\bwhat (?:" + _INPUT + r") (?:would|do|should|did) you\b",
     r"\bwhich (?:" + _INPUT + r") (?:would|do|should|did) you\b",
     r"\bonce you (?:provide|share|paste|send)\b",
+    r"\b(?:what|which) (?:\w+ ){0,3}(?:would you like|do you want|are you (?:looking for|"
+    r"referring to|asking about|working on))\b",
+    r"\bcould you (?:please )?(?:clarify|be more specific|provide more|elaborate on what)\b",
+    r"\bi'?d (?:be happy|love|be glad) to help(?:,? but| once| if| with that)",
+    r"\bi need (?:more|a bit more|some more) (?:information|details|context)\b",
+    r"\b(?:kindly|please) (?:provide|share|specify|send|paste|upload|give)\b",
+    r"\bit (?:seems|looks) (?:like )?you (?:forgot|haven'?t|didn'?t|have not)\b",
+    r"\bthere(?:'s| is) no (?:text|passage|code|data|table|list|input|sentence|paragraph|"
+    r"article|document|file|image)s? (?:provided|given|attached|included|here)\b",
+    r"\bwhich (?:one|text|passage|sentence|list|paragraph|file|document) (?:do|would|are) you\b",
+    r"\bpor favor,? (?:comparte|indica|especifica|proporciona)",
+    r"\bpoderia (?:fornecer|compartilhar)\b|\bpor favor,? (?:forneça|envie|compartilhe)",
+    r"\bpotresti (?:fornire|condividere|indicare)\b|\bper favore,? (?:fornisci|indica)",
+    r"\bkönnten sie (?:mir )?(?:bitte )?(?:den|die|das|mehr)\b",
+    r"\bpourriez-vous (?:me )?(?:fournir|préciser|partager|donner)\b",
+    r"\b(?:не могли бы вы|уточните)\b",
+    r"(?:请问您|您能提供|能否提供|请您提供)",
+    r"(?:教えていただけますか|提供していただけますか|共有してください)",
     r"\bpor favor,?\s+(?:proporciona|proporcione|comparte|indica|env[ií]a)",
     r"\bbitte (?:geben|stellen|teilen|senden|nennen) sie\b",
     r"\bveuillez (?:fournir|indiquer|partager)\b",
@@ -90,18 +138,26 @@ def _first(patterns: list[re.Pattern[str]], text: str) -> str | None:
     return None
 
 
+def _opening(text: str, limit: int) -> str:
+    """The first `limit` characters, curly apostrophes straightened, a leading "Thank you
+    for ..." sentence dropped (refusals and requests often follow one)."""
+    head = text.strip().replace("\u2019", "'")
+    head = re.sub(r"^\W*(?:thanks?|thank you)\b[^.!?\n]{0,120}[.!?]\s*", "", head, flags=_I)
+    return head[:limit]
+
+
 def find_refusal(text: str) -> str | None:
     """The words that make `text` read as a refusal, looking at its opening only."""
-    return _first(REFUSAL, text.strip()[:300].replace("\u2019", "'"))
+    return _first(REFUSAL, _opening(text, 300))
 
 
 def find_asks_for_input(text: str) -> str | None:
     """The words with which `text` asks for input it was not given.
 
-    Only an ask that opens the reply counts (within its first 160 characters): a full
+    Only an ask that opens the reply counts (within its first 250 characters): a full
     answer that ends "if you share your code, I can say more" has answered.
     """
-    return _first(ASKS_FOR_INPUT, text.strip()[:160].replace("\u2019", "'"))
+    return _first(ASKS_FOR_INPUT, _opening(text, 250))
 
 
 _ERROR_PAGE = re.compile(r"\b(?:50[0234]|bad gateway|service unavailable|gateway time-?out|"

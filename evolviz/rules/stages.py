@@ -14,14 +14,17 @@ from dataclasses import dataclass
 from ..calls import CallName, CallResult
 from .answer import answer_verdicts
 from .extract import check_rewrite, extract
+from .gain import gain_verdicts
 from .ids import RuleId
-from .judge import equality_verdict
+from .judge import equality_verdict, read_task
+from .task_shape import task_verdict
 from .verdict import RuleConfig, Verdict
 from .wording import DEFAULT_MARKERS, copied_prompt_wording
 
 __all__ = [
     "OperatorView",
     "answer_stage",
+    "check_stage",
     "instruction_stage",
     "judge_stage",
     "rewrite_stage",
@@ -39,12 +42,14 @@ class OperatorView:
 
     markers: tuple[str, ...] = ()
     prose: str = ""
+    kind: str = "depth"
 
     @classmethod
     def of(cls, template: object | None) -> OperatorView:
         if template is None:
             return cls()
-        return cls(tuple(getattr(template, "markers", ())), template.prose())  # type: ignore[attr-defined]
+        return cls(tuple(getattr(template, "markers", ())), template.prose(),  # type: ignore[attr-defined]
+                   getattr(template, "kind", "") or "depth")
 
 
 def rewrite_stage(call: CallResult | None, parent: str, rules: RuleConfig,
@@ -90,20 +95,60 @@ def instruction_stage(instruction: str, parent: str, rules: RuleConfig,
     return [verdict]
 
 
-def judge_stage(first: CallResult | None, reask: CallResult | None,
-                rules: RuleConfig) -> list[Verdict]:
-    if not rules.is_on(RuleId.NO_INFORMATION_GAIN) or first is None:
-        return []
-    return [equality_verdict(first, reask, rules)]
+def judge_stage(first: CallResult | None, reask: CallResult | None, rules: RuleConfig,
+                instruction: str = "", parent: str = "") -> list[Verdict]:
+    """`not_a_task` and rule 1 from the judge's replies. A structured reply says both; where
+    it does not say whether the rewrite is a task (prose, or JSON without the field), the
+    check that needs no model decides that part, and the verdict says which did."""
+    out: list[Verdict] = []
+    if rules.is_on(RuleId.NOT_A_TASK):
+        v = _task_from_judge(first, reask, instruction, parent)
+        out.append(v)
+        if not v.passed:
+            return out
+    if rules.is_on(RuleId.NO_INFORMATION_GAIN) and first is not None:
+        out.append(equality_verdict(first, reask, rules))
+    return out
+
+
+def _task_from_judge(first: CallResult | None, reask: CallResult | None, instruction: str,
+                     parent: str) -> Verdict:
+    for call in (reask, first):  # the re-ask, when made, is the reply that was read
+        if call is None:
+            continue
+        is_task, reason = read_task(call.content)
+        if is_task is not None:
+            detail = {"decided_by": "judge", "judge_text": (call.content or "")[:300],
+                      **({"reason": reason} if reason else {})}
+            if is_task:
+                return Verdict(RuleId.NOT_A_TASK, True, "judge: a task", detail)
+            return Verdict(RuleId.NOT_A_TASK, False, "judge: not a task for an assistant"
+                           + (f" ({reason})" if reason else ""), detail)
+    return task_verdict(instruction, parent)
+
+
+def check_stage(instruction: str, parent: str, rules: RuleConfig, operator: OperatorView,
+                *, topic: bool = True) -> list[Verdict]:
+    """What the judge call decides, decided with no model (`--judge check`): is it a task,
+    did an in-depth rewrite keep its parent's topic (`topic`: only where the checks stand
+    in for the judge), does it add anything (rule 1)."""
+    out: list[Verdict] = []
+    if rules.is_on(RuleId.NOT_A_TASK):
+        out.append(task_verdict(instruction, parent))
+        if not out[-1].passed:
+            return out
+    return out + gain_verdicts(parent, instruction, operator.kind,
+                               off_topic=topic and rules.is_on(RuleId.OFF_TOPIC),
+                               gain=rules.is_on(RuleId.NO_INFORMATION_GAIN))
 
 
 def answer_stage(call: CallResult | None, rules: RuleConfig,
-                 answer: str | None = None) -> list[Verdict]:
+                 answer: str | None = None, instruction: str = "") -> list[Verdict]:
     """The answer rules over the answer call (`answer` overrides its text: the stored
     answer of a candidate is what a person saw)."""
     if answer is None:
         answer = (call.content if call is not None else None) or ""
-    return answer_verdicts(call, answer, rules)
+    return answer_verdicts(call, answer, rules, instruction)
 
 
 def unusable(verdicts: Sequence[Verdict]) -> bool:

@@ -1,7 +1,9 @@
 """Words, by Unicode category, in every script.
 
 A word is a run of letters, marks and digits (Unicode categories L*, M*, N*); everything
-else (punctuation P*, symbols S*, spaces, controls) separates words. That makes "…",
+else (punctuation P*, symbols S*, spaces, controls) separates words. A mark counts only
+after a letter or digit: the variation selector that follows an emoji (U+FE0F, a mark)
+would otherwise make "👍️" a word. That makes "…",
 "。。。", "——", "؟" and "«»" punctuation as surely as "...", which a code-point range
 does not. Han, kana and Thai are written without spaces, so each of their characters counts
 as one word, which is close enough for a length threshold.
@@ -58,6 +60,10 @@ def _wordish(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "LMN"
 
 
+def _mark(ch: str) -> bool:
+    return unicodedata.category(ch)[0] == "M"
+
+
 def words(text: str | None) -> list[str]:
     """The words of `text`; an apostrophe between letters stays inside a word (can't)."""
     out: list[str] = []
@@ -65,6 +71,8 @@ def words(text: str | None) -> list[str]:
     text = text or ""
     n = len(text)
     for i, ch in enumerate(text):
+        if _mark(ch) and not cur:
+            continue  # a mark with no letter before it (U+FE0F after an emoji) is no word
         if _wordish(ch):
             if _unspaced(ch):
                 if cur:

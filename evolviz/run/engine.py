@@ -18,6 +18,7 @@ import contextlib
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..calls import call_seed
@@ -59,10 +60,14 @@ async def evolve_candidate(
                      parent_instruction=member.text)
 
     async def live(name: str, role: str, messages: list[dict[str, str]],
-                   response_format: dict[str, Any] | None) -> CallResult:
+                   response_format: dict[str, Any] | None,
+                   stop: tuple[str, ...] = ()) -> CallResult:
         """Make one call and file its record on the candidate, failed or not."""
+        sampling = config.sampling[role]
+        if stop:  # the template's own stops, after the role's (a record shows them all)
+            sampling = replace(sampling, stop=tuple(dict.fromkeys((*sampling.stop, *stop))))
         try:
-            result = await client.chat(role, messages, config.sampling[role],
+            result = await client.chat(role, messages, sampling,
                                        sample=f"{cid}/{name}",
                                        seed=call_seed(config.seed, cid, name),
                                        response_format=response_format)

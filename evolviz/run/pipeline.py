@@ -8,16 +8,17 @@ The same function serves every way a candidate's calls can arrive:
 - batched: a call is looked up among a batch's results, and a call not yet answered
   suspends the candidate until its batch is back.
 
-A source is an async function `(name, role, messages, response_format) -> CallResult |
-None`; None means "this call was never made" (a stored candidate that stopped earlier),
-and the pipeline stops there, keeping what it has.
+A source is an async function `(name, role, messages, response_format, stop) ->
+CallResult | None`; `stop` holds the template's own stop strings (a few-shot prompt ends
+where its next example would begin); None means "this call was never made" (a stored
+candidate that stopped earlier), and the pipeline stops there, keeping what it has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..calls import CallName, CallResult, Role
 from ..config import RunConfig
@@ -30,6 +31,7 @@ from ..rules import (
     Stage,
     Verdict,
     answer_stage,
+    check_stage,
     instruction_stage,
     judge_stage,
     read_equality,
@@ -41,9 +43,15 @@ from .difficulty import rate, reask_messages
 
 __all__ = ["Outcome", "Source", "judge_candidate", "run_to_end", "stored_source"]
 
-#: Makes (or looks up) one call: (call name, role, messages, response format).
-Source = Callable[[str, str, list[dict[str, str]], "dict[str, Any] | None"],
-                  Awaitable[CallResult | None]]
+
+
+class Source(Protocol):
+    """Makes (or looks up) one call of a candidate."""
+
+    async def __call__(self, name: str, role: str, messages: list[dict[str, str]],
+                       response_format: dict[str, Any] | None,
+                       stop: tuple[str, ...] = ()) -> CallResult | None: ...
+
 
 T = TypeVar("T")
 
@@ -92,7 +100,8 @@ async def judge_candidate(cand: Candidate, operator: Template | None, templates:
         return False
 
     messages = operator.render(instruction=cand.parent_instruction) if operator else []
-    rewrite = await source(CallName.REWRITE, Role.EVOLVER, messages, None)
+    rewrite = await source(CallName.REWRITE, Role.EVOLVER, messages, None,
+                           operator.stop if operator else ())
     if rewrite is None:
         out.stopped_at = Stage.REWRITE
         return out
@@ -104,43 +113,58 @@ async def judge_candidate(cand: Candidate, operator: Template | None, templates:
     if lost(Stage.INSTRUCTION if not unusable(verdicts) else Stage.REWRITE):
         return out
 
-    if rules.is_on(RuleId.NO_INFORMATION_GAIN):
-        asked = templates.equality.render(first=cand.parent_instruction,
-                                          second=out.instruction or "")
-        fmt = EQUALITY_FORMAT if structured else None
-        judged = await source(CallName.EQUALITY, Role.JUDGE, asked, fmt)
+    if config.judge == "check" or not rules.is_on(RuleId.NO_INFORMATION_GAIN):
+        # No judge call: the checks decide (for `not_a_task` also when rule 1 is off).
+        out.verdicts += check_stage(out.instruction or "", cand.parent_instruction, rules,
+                                    view, topic=config.judge == "check")
+        if lost(Stage.JUDGE):
+            return out
+    else:
+        judge = templates.equality
+        asked = judge.render(first=cand.parent_instruction, second=out.instruction or "")
+        # A completion-style judge continues a pattern: it gets no JSON schema, and asking
+        # it again would only repeat the same text.
+        fmt = EQUALITY_FORMAT if structured and not judge.completion else None
+        judged = await source(CallName.EQUALITY, Role.JUDGE, asked, fmt, judge.stop)
         if judged is None:
             out.verdicts += [v for v in judge_stored if v.rule == RuleId.NO_INFORMATION_GAIN
                              and v.detail.get("cause") != "identical"]
         else:
             again = None
-            if read_equality(judged.content)[0] == "unclear":
+            if read_equality(judged.content)[0] == "unclear" and not judge.completion:
                 again = await source(EQUALITY_REASK, Role.JUDGE,
-                                     reask_messages(asked, judged.content, "equality"), fmt)
-            out.verdicts += judge_stage(judged, again, rules)
+                                     reask_messages(asked, judged.content, "equality"), fmt,
+                                     judge.stop)
+            out.verdicts += judge_stage(judged, again, rules, out.instruction or "",
+                                        cand.parent_instruction)
         if lost(Stage.JUDGE):
             return out
 
+    answerer = templates.answer
     answered = await source(CallName.ANSWER, Role.ANSWERER,
-                            templates.answer.render(instruction=out.instruction or ""), None)
+                            answerer.render(instruction=out.instruction or ""), None,
+                            answerer.stop)
     if answered is None:
         out.stopped_at = Stage.ANSWER
         return out
     out.answered = True
     out.answer = stored_answer if stored_answer is not None else (answered.content or "")
-    out.verdicts += answer_stage(answered, rules, out.answer)
+    out.verdicts += answer_stage(answered, rules, out.answer, out.instruction or "")
     if out.rejection is not None:
         out.stopped_at = Stage.ANSWER
         return out
 
     if config.judge_difficulty and rate_difficulty:
+        rater = templates.difficulty
+
         async def chat(name: str, msgs: list[dict[str, str]],
                        fmt: dict[str, Any] | None) -> CallResult:
-            result = await source(name, Role.JUDGE, msgs, fmt)
+            result = await source(name, Role.JUDGE, msgs, fmt, rater.stop)
             return result if result is not None else CallResult(Role.JUDGE, "", msgs, {})
 
         out.difficulty_raw, out.difficulty = await rate(
-            chat, templates.difficulty.render(instruction=out.instruction or ""), structured)
+            chat, rater.render(instruction=out.instruction or ""),
+            structured and not rater.completion, reask=not rater.completion)
     return out
 
 
@@ -161,7 +185,8 @@ def stored_source(calls: dict[str, CallResult]) -> Source:
     """A source that answers from a candidate's stored calls and makes none."""
 
     async def source(name: str, _role: str, _messages: list[dict[str, str]],
-                     _fmt: dict[str, Any] | None) -> CallResult | None:
+                     _fmt: dict[str, Any] | None,
+                     _stop: tuple[str, ...] = ()) -> CallResult | None:
         return calls.get(name)
 
     return source

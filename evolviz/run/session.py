@@ -33,7 +33,8 @@ from ..templates import TemplateSet
 from .engine import Evolution
 from .llm import LLMClient
 
-__all__ = ["Endpoint", "RunRecipe", "RunSession", "default_sampling", "stored_templates"]
+__all__ = ["Endpoint", "RunRecipe", "RunSession", "default_judge", "default_sampling",
+           "default_style", "stored_templates"]
 
 #: Model name used when an explicit endpoint is given without one.
 DEFAULT_REMOTE_MODEL = "gpt-4o-mini"
@@ -115,6 +116,20 @@ class RunRecipe:
         return session
 
 
+def default_style(endpoint: Endpoint) -> str:
+    """The prompt style that suits an endpoint: few-shot completions for the embedded 135M
+    model, which continues patterns but cannot follow long editing instructions; the
+    paper-faithful chat templates for any other endpoint."""
+    return "few_shot" if endpoint.local else "chat"
+
+
+def default_judge(endpoint: Endpoint) -> str:
+    """Who decides rule 1 and `not_a_task` by default: on the embedded 135M model the checks
+    that need no model (they measure better than its judge, docs/local_model.md), elsewhere
+    the judge model."""
+    return "check" if endpoint.local else "model"
+
+
 def default_sampling(endpoint: Endpoint) -> dict[str, Sampling]:
     """The sampling preset for an endpoint: the local 135M model wants shorter outputs."""
     if endpoint.local:
@@ -162,9 +177,10 @@ class RunSession:
         try:
             self.cache = ResponseCache(store)
             if config is None:
-                config = RunConfig(sampling=default_sampling(self.endpoint))
-            self.evolution = Evolution(self.store, None, templates or TemplateSet.load(),
-                                       config, seeds=seeds)
+                config = RunConfig(sampling=default_sampling(self.endpoint),
+                                   judge=default_judge(self.endpoint))
+            templates = templates or TemplateSet.load(style=default_style(self.endpoint))
+            self.evolution = Evolution(self.store, None, templates, config, seeds=seeds)
         except BaseException:
             self.store.close()
             raise
@@ -220,9 +236,17 @@ class RunSession:
             old, self.endpoint = self.endpoint, endpoint
             self._drop_client()
             base = config or self.config
-            if old.local != endpoint.local and dict(base.sampling) == default_sampling(old):
-                # The other kind of endpoint wants its own preset, unless sampling was set.
-                config = replace(base, sampling=default_sampling(endpoint))
+            if old.local != endpoint.local:
+                # The other kind of endpoint wants its own presets (sampling, who judges,
+                # prompt style), each unless it was set by hand.
+                if dict(base.sampling) == default_sampling(old):
+                    base = replace(base, sampling=default_sampling(endpoint))
+                if base.judge == default_judge(old):
+                    base = replace(base, judge=default_judge(endpoint))
+                config = base
+                builtin = TemplateSet.load(style=default_style(old))
+                if templates is None and self.templates.to_fields() == builtin.to_fields():
+                    templates = TemplateSet.load(style=default_style(endpoint))
         self.evolution.configure(config=config, templates=templates)
 
     def _drop_client(self) -> None:

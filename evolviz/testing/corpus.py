@@ -25,8 +25,8 @@ from .wire import Reply
 __all__ = ["DEFAULT_REPLIES", "Case", "Outcome", "load_cases", "run_cases"]
 
 DEFAULT_REPLIES: dict[str, str] = {
-    CallName.EQUALITY: '{"verdict": "not_equal"}',
-    CallName.EQUALITY_REASK: '{"verdict": "not_equal"}',
+    CallName.EQUALITY: '{"task": true, "verdict": "not_equal"}',
+    CallName.EQUALITY_REASK: '{"task": true, "verdict": "not_equal"}',
     CallName.ANSWER: ("A refrigerator pumps a refrigerant through a closed loop: the liquid "
                       "evaporates inside the cabinet and absorbs heat, then a compressor "
                       "squeezes the vapour so it releases that heat through the coils at "
@@ -37,7 +37,7 @@ DEFAULT_REPLIES: dict[str, str] = {
 SEED_RATING = '{"rating": 3}'
 _CALLS = tuple(c.value for c in CallName)
 _STATUSES = ("accepted", "rejected", "failed")
-_FIELDS = {"id", "class", "lang", "parent", "operator", "note", "expect_status",
+_FIELDS = {"id", "class", "lang", "parent", "operator", "note", "judge", "expect_status",
            "expect_rule", "expect_cause", "expect_instruction", "expect_difficulty",
            *_CALLS, *(f"{c}_{suffix}" for c in _CALLS for suffix in ("finish", "null", "times"))}
 
@@ -52,6 +52,7 @@ class Case:
     replies: dict[str, Reply | str]
     expect: dict[str, Any]
     source: str = ""
+    judge: str = "model"  # "check": rule 1 and not_a_task decided with no judge call
 
     def check(self, cand: Any) -> list[str]:
         """What differs between the expected verdict and the candidate's (empty: agrees)."""
@@ -100,6 +101,9 @@ def _case(raw: dict[str, Any], where: str, operators: Sequence[str]) -> Case:
     operator = raw.get("operator", "deepening")
     if operator not in operators:
         raise fail(f"field 'operator' {operator!r} is not one of {list(operators)}")
+    judge = raw.get("judge", "model")
+    if judge not in ("model", "check"):
+        raise fail(f"field 'judge' {judge!r} is not 'model' or 'check'")
     parent = raw.get("parent", "Explain how a refrigerator keeps food cold.")
     replies: dict[str, Reply | str] = {}
     for call in _CALLS:
@@ -122,7 +126,7 @@ def _case(raw: dict[str, Any], where: str, operators: Sequence[str]) -> Case:
         if f"expect_{key}" in raw:
             expect[key] = raw[f"expect_{key}"]
     return Case(raw["id"], raw["class"], raw.get("lang", "en"), parent, operator, replies,
-                expect, where)
+                expect, where, judge)
 
 
 def load_cases(folder: str | Path, operators: Sequence[str]) -> list[Case]:
@@ -148,8 +152,9 @@ def load_cases(folder: str | Path, operators: Sequence[str]) -> list[Case]:
 
 async def run_cases(cases: Iterable[Case], workdir: str | Path, *, config: Any = None,
                     templates: Any = None) -> list[Outcome]:
-    """Each case as one candidate of a one-generation run, one run per operator (so the
-    operator is the one the case names), against a real scripted HTTP server."""
+    """Each case as one candidate of a one-generation run, one run per operator and judge
+    setting (so the operator is the one the case names), against a real scripted HTTP
+    server."""
     from ..config import RunConfig
     from ..run.engine import Evolution, candidate_id
     from ..run.llm import LLMClient
@@ -161,15 +166,15 @@ async def run_cases(cases: Iterable[Case], workdir: str | Path, *, config: Any =
 
     templates = templates or TemplateSet.load()
     base = config or RunConfig(judge_difficulty=True)
-    by_op: dict[str, list[Case]] = {}
+    by_op: dict[tuple[str, str], list[Case]] = {}
     for case in cases:
-        by_op.setdefault(case.operator, []).append(case)
+        by_op.setdefault((case.operator, case.judge), []).append(case)
     out: list[Outcome] = []
-    for op, group in sorted(by_op.items()):
+    for (op, judge), group in sorted(by_op.items()):
         weights = {o: (1.0 if o == op else 0.0) for o in templates.operators}
         # Each case is judged on its own: cases of a class may share a rewrite, and the
         # dataset gates (tested in test_gates.py) would then reject the later one.
-        cfg = base.with_(operator_weights=weights,
+        cfg = base.with_(operator_weights=weights, judge=judge,
                          gates=replace(base.gates, dedup=False, near_dup=None,
                                        decontaminate=()))
         script: dict[str, dict[str, Reply | str]] = {
@@ -180,7 +185,8 @@ async def run_cases(cases: Iterable[Case], workdir: str | Path, *, config: Any =
         with FakeOpenAIServer(responder, keep_requests=False) as server:
             client = LLMClient(server.base_url, models="corpus-model", concurrency=8,
                                max_retries=1, backoff_base=0.01, timeout=10.0)
-            store = RunStore(Path(workdir) / f"corpus-{op}.db")
+            name = f"corpus-{op}.db" if judge == "model" else f"corpus-{op}-{judge}.db"
+            store = RunStore(Path(workdir) / name)
             try:
                 evo = Evolution(store, client, templates, cfg,
                                 seeds=[Seed(id=c.id, instruction=c.parent) for c in group])

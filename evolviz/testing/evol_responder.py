@@ -10,6 +10,7 @@ trip.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +26,17 @@ def prompt_kind(request: dict[str, Any]) -> str:
     "equality_reask" or "difficulty_reask", after the call names the engine files them as.
     """
     messages = request.get("messages") or []
-    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") in ("user",
+                                                                             "completion")]
     user = str(users[0].get("content", "")) if users else ""
     again = "_reask" if len(users) > 1 else ""
+    if users and users[0].get("role") == "completion":  # a few-shot prompt: its last label
+        last = user.rstrip().rsplit("\n", 1)[-1]
+        if last.startswith("Verdict:"):
+            return "equality"
+        if last.startswith("Rating:"):
+            return "difficulty"
+        return "answer" if last.startswith("Answer:") else "rewrite"
     if "#Template to revise#" in user:
         return "revise"
     if "#Original Task#" in user or "#Example Task#" in user:
@@ -93,8 +102,11 @@ class EvolResponder:
         key = user + self.salt + str(request.get("seed", ""))
         if kind == "revise":
             return _revise(user)
+        few_shot = bool(messages) and messages[-1].get("role") == "completion"
         if kind == "rewrite":
-            if "#Original Task#" in user:
+            if few_shot:  # the text after the last "Task:", up to the open label
+                parent = user[user.rfind("\nTask:") + 6:].rsplit("\n", 1)[0].strip()
+            elif "#Original Task#" in user:
                 parent = _parent(user, "#Original Task#", "#Harder Task#")
             else:
                 parent = _parent(user, "#Example Task#", "#New Task#")
@@ -107,9 +119,15 @@ class EvolResponder:
             extra = _ADDITIONS[int(_unit(key, "add") * len(_ADDITIONS))]
             return f"{parent} {extra}"
         if kind == "equality":
-            return "equal" if _unit(key, "equal") < self.p_equal else "not equal"
+            same = _unit(key, "equal") < self.p_equal
+            if few_shot:
+                return " same" if same else " different"
+            if request.get("response_format"):  # a capable judge answers in the schema
+                return json.dumps({"task": True, "verdict": "same" if same else "different"})
+            return "equal" if same else "not equal"
         if kind == "difficulty":
-            return f"Rating: {1 + int(_unit(key, 'difficulty') * 10)}"
+            rating = 1 + int(_unit(key, 'difficulty') * 10)
+            return f" {rating}" if few_shot else f"Rating: {rating}"
         if _unit(key, "sorry") < self.p_sorry:
             return "Sorry, I cannot help with that."
         if _unit(key, "stop") < self.p_stopwords:
