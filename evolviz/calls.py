@@ -58,10 +58,15 @@ class Sampling:
     top_p: float = 1.0
     max_tokens: int = 512
     stop: tuple[str, ...] = ()
+    # llama.cpp's own sampling knob (its servers read `repeat_penalty`); None: not sent,
+    # so a request to any other endpoint, and every existing cache key, stays as it was.
+    repeat_penalty: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["stop"] = list(self.stop)
+        if self.repeat_penalty is None:
+            del d["repeat_penalty"]
         return d
 
     @classmethod
@@ -71,6 +76,8 @@ class Sampling:
             top_p=float(d.get("top_p", 1.0)),
             max_tokens=int(d.get("max_tokens", 512)),
             stop=tuple(d.get("stop") or ()),
+            repeat_penalty=(float(d["repeat_penalty"]) if d.get("repeat_penalty") is not None
+                            else None),
         )
 
 

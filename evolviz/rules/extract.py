@@ -175,8 +175,28 @@ def _trailing_notes(text: str, removed: list[str]) -> str:
         text = text[:m.start()].rstrip()
 
 
-def extract(raw: str | None, markers: Sequence[str] = ()) -> Extraction:
-    """Take the instruction out of an evolver reply (see the module docstring)."""
+def _first_block(text: str, parent: str, removed: list[str]) -> str:
+    """The task's own paragraph, and after it only the parent's input copied back; what
+    follows (a few-shot model that kept writing past its example's format) is cut."""
+    blocks = re.split(r"\n\s*\n", text.strip())
+    keep = [blocks[0]]
+    for block in blocks[1:]:
+        if block.strip() and block.strip() in parent:
+            keep.append(block)
+        else:
+            break
+    rest = blocks[len(keep):]
+    if rest:
+        removed.append("\n\n".join(rest))
+    return "\n\n".join(keep)
+
+
+def extract(raw: str | None, markers: Sequence[str] = (), *, single_block: bool = False,
+            parent: str = "") -> Extraction:
+    """Take the instruction out of an evolver reply (see the module docstring).
+
+    `single_block`: the reply answers a few-shot prompt whose examples are one paragraph
+    (plus the input they were given): anything after that paragraph is not the task."""
     removed: list[str] = []
     text = (raw or "").replace("\r\n", "\n").replace("\r", "\n")
     if _EMPTY_FENCE.match(text):
@@ -258,6 +278,8 @@ def extract(raw: str | None, markers: Sequence[str] = ()) -> Extraction:
             text = text[len(marker):].lstrip(" :：\n")
     text = _unquote(_balance(text, removed).strip())
     text = _trailing_notes(text, removed)
+    if single_block:
+        text = _first_block(text, parent, removed)
     return Extraction(text.strip(), [r for r in removed if r])
 
 
@@ -285,7 +307,7 @@ def _bad(cause: str, reason: str, **detail: object) -> Verdict:
 
 
 def check_rewrite(raw: str | None, finish_reason: str | None, parent: str,
-                  markers: Sequence[str] = ()) -> Verdict:
+                  markers: Sequence[str] = (), *, single_block: bool = False) -> Verdict:
     """Reject a rewrite that cannot be used at all, each kind with its own cause."""
     fr = {"finish_reason": finish_reason}
     if finish_reason == "length":
@@ -308,7 +330,7 @@ def check_rewrite(raw: str | None, finish_reason: str | None, parent: str,
             and re.search(r'"(?:verdict|rating)"\s*:', raw)):
         return _bad("judge_verdict", "the rewrite is a judge's verdict, not a task", **fr,
                     read=raw.strip()[:80])
-    ex = extract(raw, markers)
+    ex = extract(raw, markers, single_block=single_block, parent=parent)
     evidence = {**fr, "removed": ex.removed} if ex.removed else fr
     if not ex.text and words(raw):
         return _bad("marker_only", "the rewrite is only a label or marker", **evidence,

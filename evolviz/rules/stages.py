@@ -43,13 +43,18 @@ class OperatorView:
     markers: tuple[str, ...] = ()
     prose: str = ""
     kind: str = "depth"
+    name: str = ""
+    # A few-shot template whose examples are one paragraph: the reply is cut after it.
+    single_block: bool = False
 
     @classmethod
     def of(cls, template: object | None) -> OperatorView:
         if template is None:
             return cls()
+        name = getattr(template, "name", "")
         return cls(tuple(getattr(template, "markers", ())), template.prose(),  # type: ignore[attr-defined]
-                   getattr(template, "kind", "") or "depth")
+                   getattr(template, "kind", "") or "depth", name,
+                   bool(getattr(template, "completion", False)) and name != "complicate_input")
 
 
 def rewrite_stage(call: CallResult | None, parent: str, rules: RuleConfig,
@@ -58,11 +63,13 @@ def rewrite_stage(call: CallResult | None, parent: str, rules: RuleConfig,
     let through: the judge stage would have been the one to reject it."""
     if call is None:
         return None, []
-    v = check_rewrite(call.content, call.finish_reason, parent, operator.markers)
+    v = check_rewrite(call.content, call.finish_reason, parent, operator.markers,
+                      single_block=operator.single_block)
     if v.rule == RuleId.NO_INFORMATION_GAIN and not rules.is_on(RuleId.NO_INFORMATION_GAIN):
         v = Verdict(RuleId.REWRITE_INVALID, True, "identical to parent, but rule 1 is off",
                     dict(v.detail))
-    text = extract(call.content, operator.markers).text if call.content is not None else None
+    text = (extract(call.content, operator.markers, single_block=operator.single_block,
+                    parent=parent).text if call.content is not None else None)
     return text, [v]
 
 
@@ -139,6 +146,7 @@ def check_stage(instruction: str, parent: str, rules: RuleConfig, operator: Oper
             return out
     return out + gain_verdicts(parent, instruction, operator.kind,
                                off_topic=topic and rules.is_on(RuleId.OFF_TOPIC),
+                               needs_data=operator.name == "complicate_input",
                                gain=rules.is_on(RuleId.NO_INFORMATION_GAIN))
 
 

@@ -50,7 +50,7 @@ _CHATTER = re.compile(
     r"your (?:task|request|question|new task|original)|"
     r"as an? (?:ai|ai assistant|ai language model|language model|assistant)\s*,|"
     r"let'?s|let me|in this (?:task|version|rewrite)|this (?:is|was) (?:a|an|the)\b"
-    r")", _I)
+    r")(?!\w)", _I)
 _CHATTER_OTHER = re.compile(
     r"^\W*(?:claro|por supuesto|aquí (?:tienes|está)|natürlich|gerne|hier ist|bien sûr|"
     r"voici|конечно|вот|хорошо|当然|好的|以下是|这是|もちろん|はい|以下は|承知しました)", _I)
@@ -107,7 +107,8 @@ _VERBS = (
     "grade|judge|advise|announce|introduce|convince|persuade|pitch|recite|rhyme|"
     "conjugate|parse|tokeni[sz]e|encode|decode|encrypt|decrypt|validate|normali[sz]e|"
     "deduplicate|aggregate|query|prepare|pick|offer|share|ask|research|investigate|return|"
-    "examine|explore|outline|predict|forecast|reflect|memori[sz]e|spell out|draft")
+    "examine|explore|outline|predict|forecast|reflect|memori[sz]e|spell out|draft|check|"
+    "measure|convert|list out|fill out|look up|work out|figure out")
 _IMPERATIVE = re.compile(
     rf"(?:^|[.!?:;]\s+|\n\s*|^(?:given|using|based on|with|for|in|from|according to|as|if|"
     rf"when|after|before|assuming|suppose)"
@@ -119,8 +120,8 @@ _REQUEST = re.compile(
     r"\b(?:how|what|why|when|where|who|whom|whose|which)\b[^.!\n]*\?",
     _I)
 _QUESTION_START = re.compile(
-    r"^\W*(?:how|what|why|when|where|who|whom|whose|which|is|are|was|were|does|do|did|"
-    r"can|could|should|would|will|has|have|had)\b", _I)
+    r"(?:^\W*|[.!?]\s+)(?:how|what|why|when|where|who|whom|whose|which|is|are|was|were|does|"
+    r"do|did|can|could|should|would|will|has|have|had)\b", _I)
 _QUESTION_MARK = re.compile(r"[?？؟]")
 _OTHER_LANGUAGES = re.compile(
     # es, pt, it
@@ -148,6 +149,24 @@ _OTHER_LANGUAGES = re.compile(
     # ar, hi
     r"(?:اكتب|اشرح|صف|اذكر|أعط|قارن|ترجم|احسب|لخص|اقترح|حدد|صمم|ضع|اكتبي|اشرحي)|"
     r"(?:लिखिए|लिखें|लिखो|समझाइए|समझाएं|बताइए|बताएं|बताओ|वर्णन कीजिए|सूची बनाइए)", _I)
+
+# -- a task about data it does not give ("Sort these words", and no words) ------------------
+_DEICTIC = re.compile(
+    r"\b(?:(?:this|these|the following|the above|the below|the given)\s+(?:\w+\s+){0,2}?"
+    r"(?:paragraph|text|sentence|sentences|list|table|code|snippet|program|function|data|"
+    r"passage|numbers|words|notes|reviews?|csv|json|loop|query|article|email|poem|story|"
+    r"argument|phone numbers|dates|items)|(?:paragraph|text|sentence|list|table|code|data|"
+    r"passage|numbers|words|notes|snippet|loop)\s+(?:below|above))\b", _I)
+
+
+def _has_data(text: str) -> bool:
+    """Whether the task carries data beside its request: a second block, a fence, a quote,
+    or a colon followed by material."""
+    body = text.strip()
+    if "```" in body or "\n" in body.strip():
+        return True
+    return bool(re.search(r"[:：]\s*\S.{10,}$|[\"“«'][^\"”»']{6,}[\"”»']", body))
+
 
 # -- the reply is an answer (to the parent), not a task -------------------------------------
 # Code keywords are lower case: "Return the largest number" is a task, "return x" code.
@@ -203,6 +222,9 @@ def task_shape(text: str, parent: str = "") -> TaskShape:
     if back and back.group(0).lower() not in parent_norm:
         return TaskShape("asks_user", back.group(0).strip())
     prose = _outside_fences(lines)
+    deictic = _DEICTIC.search(body)
+    if deictic and not _has_data(body):
+        return TaskShape("missing_input", deictic.group(0))
     if _CODE_LINE.match(first) and not any(
             _IMPERATIVE.search(x) or _REQUEST.search(x) or _QUESTION_MARK.search(x)
             or _OTHER_LANGUAGES.search(x) for x in prose):
@@ -212,8 +234,7 @@ def task_shape(text: str, parent: str = "") -> TaskShape:
     # block it works on.
     opening = "\n".join([*lines[:3], *prose[:2]])[:800]
     for pattern in (_IMPERATIVE, _QUESTION_START, _REQUEST, _OTHER_LANGUAGES):
-        m = pattern.search(opening) if pattern is not _QUESTION_START else \
-            pattern.match(opening)
+        m = pattern.search(opening)
         if m:
             return TaskShape(None, m.group(0).strip())
     if _QUESTION_MARK.search(opening):
@@ -227,6 +248,7 @@ _REASONS = {
     "describes_editing": "the rewrite describes the editing instead of stating the task",
     "asks_user": "the rewrite asks the user a question back",
     "code_not_task": "the rewrite is code, not a task (an answer to its parent?)",
+    "missing_input": "the task refers to data it does not give",
     "no_request": "no request found (no imperative, question or request phrase): "
                   "not established to be a task",
 }

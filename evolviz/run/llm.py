@@ -351,6 +351,8 @@ class LLMClient:
             body["messages"] = messages
         if sampling.stop:
             body["stop"] = list(sampling.stop)
+        if sampling.repeat_penalty is not None:
+            body["repeat_penalty"] = sampling.repeat_penalty
         if seed is not None and self.send_seed:
             body["seed"] = seed
         if response_format is not None:
