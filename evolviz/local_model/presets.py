@@ -24,18 +24,18 @@ LOCAL_STOP: tuple[str, ...] = ("<|im_end|>", "<|im_start|>")
 small model that sometimes writes the next turn's header itself."""
 
 LOCAL_SAMPLING: dict[str, Sampling] = {
-    "evolver": Sampling(temperature=0.8, max_tokens=160, stop=LOCAL_STOP, repeat_penalty=1.0),
+    "evolver": Sampling(temperature=0.7, max_tokens=160, stop=LOCAL_STOP, repeat_penalty=1.05),
     "answerer": Sampling(temperature=0.7, max_tokens=256, stop=LOCAL_STOP),
     "judge": Sampling(temperature=0.0, max_tokens=16, stop=LOCAL_STOP),
 }
 """Per-role sampling that suits a 135M model on two CPU cores (about 100 tokens/s).
 
-- evolver 0.8 / 160, no repeat penalty: a few-shot rewrite is the parent plus a few words
+- evolver 0.7 / 160, repeat penalty 1.05: a few-shot rewrite is the parent plus a few words
   (stopped by the template's "###"), so a few dozen tokens; 160 leaves room for a rewrite
   with a small table or code. The server's repeat penalty (1.1, which keeps answers from
-  looping) is lifted for rewrites: a rewrite must repeat its parent's words, and with the
-  penalty the model drifted to other topics instead (docs/local_model.md). 0.8 keeps the
-  variety Evol-Instruct needs; lower temperatures make SmolLM2 copy the parent.
+  looping) is eased for rewrites, which must repeat their parent's words: at 1.1 the model
+  drifted to other topics, at 1.0 it copied the parent unchanged; 1.05 gave the most
+  accepted rewrites on the tuning seeds (docs/local_model.md).
 - answerer 0.7 / 256: long enough for rules 2-3 (which look at length and content) to see
   a real answer, short enough that one candidate costs seconds, not tens of seconds.
 - judge 0.0 / 16: a judge answers in a word or a number; greedy decoding makes that reply

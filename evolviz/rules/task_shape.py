@@ -123,23 +123,26 @@ _QUESTION_START = re.compile(
     r"(?:^\W*|[.!?]\s+)(?:how|what|why|when|where|who|whom|whose|which|is|are|was|were|does|"
     r"do|did|can|could|should|would|will|has|have|had)\b", _I)
 _QUESTION_MARK = re.compile(r"[?？؟]")
+# Words written with spaces count where a sentence starts (Spanish "describe" is English
+# "describe" too, and mid-sentence it opens no request); the others anywhere.
 _OTHER_LANGUAGES = re.compile(
+    r"(?:^|[.!?:;¿¡]\s*|\n\s*)(?:"
     # es, pt, it
-    r"\b(?:escribe|explica|describe|enumera|da|dame|crea|resume|traduce|calcula|haz|"
+    r"(?:escribe|explica|describe|enumera|da|dame|crea|resume|traduce|calcula|haz|"
     r"indica|compara|diseña|propón|sugiere|nombra|redacta|escreva|explique|descreva|"
     r"liste|crie|resuma|traduza|calcule|faça|compare|sugira|scrivi|spiega|descrivi|"
     r"elenca|crea|riassumi|traduci|calcola|fai|confronta|suggerisci)\b|"
     # de
-    r"\b(?:schreibe|schreib|erkläre|erklär|beschreibe|nenne|gib|erstelle|fasse|übersetze|"
+    r"(?:schreibe|schreib|erkläre|erklär|beschreibe|nenne|gib|erstelle|fasse|übersetze|"
     r"berechne|vergleiche|entwirf|schlage|formuliere|liste|zähle)\b|"
     # fr
-    r"\b(?:écris|écrivez|explique|expliquez|décris|décrivez|donne|donnez|crée|créez|"
+    r"(?:écris|écrivez|explique|expliquez|décris|décrivez|donne|donnez|crée|créez|"
     r"résume|résumez|traduis|traduisez|calcule|calculez|cite|citez|liste|listez|"
     r"compare|comparez|propose|proposez|rédige|rédigez|indique|indiquez)\b|"
     # ru
     r"(?:напиши|напишите|объясни|объясните|опиши|опишите|перечисли|перечислите|дай|"
     r"дайте|создай|создайте|переведи|переведите|вычисли|вычислите|придумай|придумайте|"
-    r"составь|составьте|сравни|сравните|назови|назовите|предложи|предложите)|"
+    r"составь|составьте|сравни|сравните|назови|назовите|предложи|предложите))|"
     # zh
     r"(?:请|写一|写出|解释|描述|列出|列举|给出|创建|总结|翻译|计算|比较|设计|说明|介绍|给我|"
     r"告诉我|帮我|推荐)|"
