@@ -10,7 +10,9 @@ The same function serves every way a candidate's calls can arrive:
 
 A source is an async function `(name, role, messages, response_format) -> CallResult |
 None`; None means "this call was never made" (a stored candidate that stopped earlier),
-and the pipeline stops there, keeping what it has.
+and the pipeline stops there, keeping what it has. A source that cannot answer yet raises
+`Pending`: the candidate is dropped unfinished and judged again from the start once the
+call is answered (its earlier calls answer from their results, at no cost).
 """
 
 from __future__ import annotations
@@ -39,13 +41,26 @@ from ..rules import (
 from ..templates import Template, TemplateSet
 from .difficulty import rate, reask_messages
 
-__all__ = ["Outcome", "Source", "judge_candidate", "run_to_end", "stored_source"]
+__all__ = ["Outcome", "Pending", "Source", "judge_candidate", "run_to_end", "stored_source"]
 
 #: Makes (or looks up) one call: (call name, role, messages, response format).
 Source = Callable[[str, str, list[dict[str, str]], "dict[str, Any] | None"],
                   Awaitable[CallResult | None]]
 
 T = TypeVar("T")
+
+
+class Pending(Exception):
+    """Raised by a source whose call has no answer yet (batch mode): `request` is what it
+    needs sent, or None when that call is already on its way.
+
+    Not an `EvolvizError`: it is control flow between a source and its driver, and every
+    layer between them lets it through unchanged.
+    """
+
+    def __init__(self, request: Any = None):
+        super().__init__("the call has no answer yet")
+        self.request = request
 
 
 @dataclass
