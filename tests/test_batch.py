@@ -284,3 +284,27 @@ def test_an_old_store_has_no_batches_and_gets_the_tables_when_written(tmp_path):
         assert BatchLedger(s).paid_tokens() == (0, 0)
     with RunStore(path, create=False) as s:
         assert BatchLedger(s).exists()
+
+
+async def test_the_panel_shows_a_batch_runs_batches_and_refuses_step(tmp_path):
+    from evolviz.errors import EvolvizError
+    from evolviz.panel import Explorer
+
+    with FakeBatchServer(EvolResponder(), batch_delay=30) as server:
+        store, report = await batch_run(tmp_path, server.base_url, 6, 1, RunConfig(),
+                                        detach=True)
+        assert report.state == "detached"
+        store.close()
+        ex = Explorer.open(tmp_path / "batch.db", base_url=server.base_url,
+                           model="fake-model", maps=False)
+        try:
+            assert ex.widget.status["batches"] == "batch run: 1 open of 1: rewrite " \
+                                                  "validating 0/6"
+            ex._on_msg(None, {"action": "step"}, None)
+            assert "batch mode" in ex.widget.status["message"]
+            assert ex.widget.status["error"] and not ex.widget.status["running"]
+            with pytest.raises(EvolvizError, match="Step is off"):
+                await ex.step()
+            assert ex.store.candidate_count() == 0 and server.submissions.total() == 6
+        finally:
+            ex.close()
