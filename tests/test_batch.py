@@ -286,6 +286,21 @@ def test_an_old_store_has_no_batches_and_gets_the_tables_when_written(tmp_path):
         assert BatchLedger(s).exists()
 
 
+async def test_check_finds_a_ledger_that_disagrees_with_itself(tmp_path):
+    with FakeBatchServer(EvolResponder(), batch_delay=0.05) as server:
+        store, _ = await batch_run(tmp_path, server.base_url, 4, 1, RunConfig())
+    assert check_store(store) == []
+    store.conn.execute("UPDATE batch_requests SET state='submitted' WHERE rowid=1")
+    store.conn.execute("UPDATE batches SET collected=0 WHERE key=2")
+    assert check_store(store) == [
+        "1 batch request(s) marked as out there in no open batch",
+        "1 batch(es) of finished generations never collected"]
+    # Results are dropped once their candidate is committed; tokens and states stay.
+    assert store.conn.execute("SELECT count(*) FROM batch_requests WHERE result IS NOT "
+                              "NULL").fetchone()[0] == 0
+    assert BatchLedger(store).paid_tokens()[0] > 0
+
+
 async def test_the_panel_shows_a_batch_runs_batches_and_refuses_step(tmp_path):
     from evolviz.errors import EvolvizError
     from evolviz.panel import Explorer

@@ -12,7 +12,7 @@ from collections import Counter
 
 from evolviz.store import RunStore, check_store
 from evolviz.store.batches import BatchLedger
-from evolviz.testing import FakeBatchServer, LineFaults
+from evolviz.testing import FakeBatchServer, FakeOpenAIServer, LineFaults
 from evolviz.testing.evol_responder import EvolResponder
 
 from conftest import ROOT, run_cli
@@ -170,7 +170,7 @@ def test_what_batch_mode_refuses_says_why(tmp_path, seeds_file):
     assert r.returncode == 2 and "--batch needs --base-url" in r.stderr
     with FakeBatchServer(EvolResponder(), batch_delay=30, max_file_bytes=3000) as server:
         r = run_cli(*args(server, seeds, tmp_path / "d.db", "--detach"))
-        assert r.returncode == 2 and "--detach goes with --batch" in r.stderr
+        assert r.returncode == 2 and "--detach and --batch-dir go with --batch" in r.stderr
         r = run_cli(*args(server, seeds, tmp_path / "big.db", *BATCH))
         assert r.returncode == 1
         assert "evolviz-g1-rewrite-00001.jsonl" in r.stderr and "HTTP 413" in r.stderr
@@ -185,3 +185,33 @@ def test_what_batch_mode_refuses_says_why(tmp_path, seeds_file):
         assert r.returncode == 2 and "--cancel needs --base-url" in r.stderr
         r = run_cli("batches", str(tmp_path / "open.db"), "--batch-discount", "2")
         assert r.returncode == 2 and "--batch-discount" in r.stderr
+
+
+def test_a_folder_for_an_offline_runner_gives_the_live_run(tmp_path, seeds_file):
+    """--batch-dir: request files for `vllm run-batch`, results read back from beside
+    them; the scripted runner answers as the live server does."""
+    seeds, folder = seeds_file(10), tmp_path / "batches"
+    with FakeOpenAIServer(EvolResponder()) as server:
+        live = run_cli(*args(server, seeds, tmp_path / "live.db"))
+        assert live.returncode == 0, live.stderr
+    command = ["run", str(seeds), "--store", str(tmp_path / "f.db"), "--generations", "2",
+               "--model", "fake-model", "--no-progress", "--seed", "11", "--batch",
+               "--batch-dir", str(folder), "--detach"]
+    rounds = 0
+    while True:
+        r = run_cli(*command)
+        assert r.returncode == 0, r.stderr
+        if "batches are out there" not in r.stderr:
+            break
+        runner = subprocess.run([sys.executable, "-m", "evolviz.testing.run_batch",
+                                 "--folder", str(folder)], cwd=ROOT, capture_output=True,
+                                text=True, timeout=120)
+        assert runner.returncode == 0, runner.stderr
+        rounds += 1
+        assert rounds < 30
+    assert rounds >= 6  # rewrites, judges, answers, for each of two generations
+    requests = [f for f in folder.glob("evolviz-g*.jsonl") if ".output" not in f.name]
+    assert len(requests) == len(list(folder.glob("*.output.jsonl"))) == rounds
+    line = json.loads(requests[0].read_text().splitlines()[0])
+    assert set(line) == {"custom_id", "method", "url", "body"}
+    assert snapshot(tmp_path / "f.db") == snapshot(tmp_path / "live.db")

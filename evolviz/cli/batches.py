@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
@@ -19,12 +20,16 @@ __all__ = ["check_batch_args", "cmd_batches", "run_batches", "spent_so_far"]
 def check_batch_args(args: argparse.Namespace) -> None:
     """Refuse batch options that cannot work, before anything starts."""
     if not args.batch:
-        if args.detach:
-            raise ConfigError("--detach goes with --batch")
+        if args.detach or args.batch_dir:
+            raise ConfigError("--detach and --batch-dir go with --batch")
         return
+    if args.batch_dir and not args.base_url:
+        # No call goes to this URL: the client only builds the request bodies.
+        args.base_url = Path(args.batch_dir).resolve().as_uri()
     if not args.base_url:
-        raise ConfigError("--batch needs --base-url: an endpoint with a Batch API "
-                          "(the embedded local model has none)")
+        raise ConfigError("--batch needs --base-url (an endpoint with a Batch API; the "
+                          "embedded local model has none) or --batch-dir (files for an "
+                          "offline runner such as vllm run-batch)")
 
 
 def spent_so_far(store: Any) -> tuple[int, int, int, int]:
@@ -43,7 +48,6 @@ def run_batches(args: argparse.Namespace, session: Any, limit: Any) -> int:
     import asyncio
 
     from ..run.batch import BatchRun, BatchSettings
-    from ..run.batch_api import OpenAIBatches
     from ..run.budget import BudgetReached
     from .progress import CliProgress
     from .show import render_table
@@ -52,8 +56,7 @@ def run_batches(args: argparse.Namespace, session: Any, limit: Any) -> int:
                              poll_interval=args.poll_interval, retries=args.retries,
                              detach=args.detach)
     store, client = session.store, session.client
-    api = OpenAIBatches(args.base_url, api_key=os.environ.get(args.api_key_env),
-                        timeout=args.timeout)
+    api = _api(args)
     progress = CliProgress(store, args.generations, disable=args.no_progress)
 
     def say(message: str) -> None:
@@ -96,6 +99,19 @@ def run_batches(args: argparse.Namespace, session: Any, limit: Any) -> int:
     return 0
 
 
+def _api(args: argparse.Namespace) -> Any:
+    """The provider: a folder an offline runner reads (--batch-dir), else the Batch API at
+    --base-url, its key read from the environment now and kept in memory only."""
+    if args.batch_dir:
+        from ..run.batch_folder import FolderBatches
+
+        return FolderBatches(args.batch_dir)
+    from ..run.batch_api import OpenAIBatches
+
+    return OpenAIBatches(args.base_url, api_key=os.environ.get(args.api_key_env),
+                         timeout=getattr(args, "timeout", 120.0))
+
+
 def _when(t: float | None) -> str:
     return "-" if not t else datetime.fromtimestamp(t).strftime("%m-%d %H:%M")
 
@@ -134,12 +150,10 @@ def cmd_batches(args: argparse.Namespace) -> int:
 
     price_pair = prices(args)
     if args.cancel:
-        if not args.base_url:
+        if not args.base_url and not args.batch_dir:
             raise ConfigError("--cancel needs --base-url (the endpoint the batches went "
-                              "to; it is never stored)")
-        from ..run.batch_api import OpenAIBatches
-
-        api = OpenAIBatches(args.base_url, api_key=os.environ.get(args.api_key_env))
+                              "to; it is never stored), or --batch-dir")
+        api = _api(args)
 
         async def cancel() -> list[dict[str, Any]]:
             try:

@@ -123,6 +123,9 @@ def batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", action="store_true",
                    help="send each generation's calls as batches (OpenAI's Batch API or a "
                         "copy of it at --base-url): half the price, answered within 24 h")
+    p.add_argument("--batch-dir", metavar="DIR",
+                   help="with --batch, for a runner with no Batch API (vllm run-batch): "
+                        "write request files into DIR and read NAME.output.jsonl back")
     p.add_argument("--detach", action="store_true",
                    help="with --batch: submit and exit; the same command later collects "
                         "and continues")

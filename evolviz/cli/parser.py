@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cancel every open batch (a run polling them stops cleanly, "
                         "keeping what finished)")
     b.add_argument("--base-url", help="with --cancel: the endpoint the batches went to")
+    b.add_argument("--batch-dir", metavar="DIR", help="with --cancel: the folder of a "
+                                                      "--batch-dir run")
     b.add_argument("--api-key-env", default="OPENAI_API_KEY",
                    help="environment variable holding the API key (never written anywhere)")
     b.add_argument("--json", action="store_true", help="print the listing as JSON")

@@ -173,6 +173,7 @@ class BatchRun:
             return p.request, None
         cand.latency_s = sum(c.latency_s for c in cand.calls.values())
         self.store.add_candidate(cand, elapsed=self._elapsed(g))
+        self.ledger.forget_results(owner)
         return None, cand
 
     def _rate_seed(self, owner: str, seeds: dict[str, Any]) -> Line | None:
@@ -193,6 +194,7 @@ class BatchRun:
         except LLMCallError as e:
             raw, value = f"(not rated: {e.error_class})", None
         self.store.set_seed_difficulty(row["id"], value, raw or "")
+        self.ledger.forget_results(owner)
         del seeds[owner]
         return None
 

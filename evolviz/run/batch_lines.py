@@ -124,11 +124,16 @@ def _error_class(status: int | None) -> str:
 
 
 def _message(resp: dict[str, Any], err: Any) -> str:
+    """The reason a line failed, wherever its writer put it: OpenAI's error body, an
+    `error` object (vLLM's runner nests one more `error`), or plain text."""
     body = resp.get("body") if isinstance(resp, dict) else None
-    inner = body.get("error") if isinstance(body, dict) else None
-    for source in (inner, err):
-        if isinstance(source, dict) and source.get("message"):
-            return str(source["message"])
+    for source in (body, err):
+        if isinstance(source, str) and source:
+            return source
+        if isinstance(source, dict):
+            inner = source.get("error") if isinstance(source.get("error"), dict) else source
+            if inner.get("message"):
+                return str(inner["message"])
     return "the batch returned no answer for this request"
 
 

@@ -222,6 +222,12 @@ class BatchLedger:
                  totals.prompt, totals.completion, error, now, key))
         return totals
 
+    def forget_results(self, owner: str) -> None:
+        """Drop the texts of a committed owner's results: its record holds them now.
+        States, tokens and batch keys stay (what `batches` and the budget count)."""
+        self.conn.execute("UPDATE batch_requests SET result=NULL WHERE owner=? "
+                          "AND result IS NOT NULL", (owner,))
+
     # -- reading -------------------------------------------------------------------------
 
     def batches(self, *, generation: int | None = None,
