@@ -215,3 +215,18 @@ def test_a_folder_for_an_offline_runner_gives_the_live_run(tmp_path, seeds_file)
     line = json.loads(requests[0].read_text().splitlines()[0])
     assert set(line) == {"custom_id", "method", "url", "body"}
     assert snapshot(tmp_path / "f.db") == snapshot(tmp_path / "live.db")
+
+
+def test_the_key_reaches_the_batch_api_and_nothing_else(tmp_path, seeds_file):
+    seeds, key = seeds_file(4), "sk-planted-batch-7f3a9c"
+    with FakeBatchServer(EvolResponder(), batch_delay=0.05) as server:
+        r = run_cli(*args(server, seeds, tmp_path / "k.db", *BATCH, "--api-key-env",
+                          "EVZ_BATCH_KEY", generations=1), env={"EVZ_BATCH_KEY": key})
+        assert r.returncode == 0, r.stderr
+        assert server.stats.authorizations == {f"Bearer {key}": sum(
+            server.stats.authorizations.values())}
+        uploaded = b"".join(f.data for f in server.files.values())
+    assert key.encode() not in uploaded
+    for path in tmp_path.glob("k.db*"):
+        assert key.encode() not in path.read_bytes(), path
+    assert key not in r.stdout + r.stderr
