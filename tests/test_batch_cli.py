@@ -72,6 +72,16 @@ def test_a_batch_run_equals_the_same_run_made_live(tmp_path, seeds_file):
     assert abs(cpa["b"]["value"] - 0.5 * cpa["a"]["value"]) < 1e-12
     assert run_cli("check", str(tmp_path / "batch.db")).returncode == 0
 
+    # estimate prices the same run made as batches, with its stage rounds.
+    r = run_cli("estimate", str(seeds), "--generations", "4", "--from-store",
+                str(tmp_path / "live.db"), "--json", "--price-in", "1", "--price-out", "2")
+    report = json.loads(r.stdout)
+    batch, live_cost = report["batch"], report["projection"]["cost_usd"]
+    assert batch["discount"] == 0.5 and batch["rounds_per_generation"] >= 3
+    assert batch["cost_usd"]["value"] == 0.5 * live_cost["value"]
+    assert "as batches" in run_cli("estimate", str(seeds), "--generations", "4",
+                                   "--from-store", str(tmp_path / "live.db")).stdout
+
 
 def test_kill_9_while_batches_are_out_then_the_same_command(tmp_path, seeds_file):
     seeds = seeds_file(30)

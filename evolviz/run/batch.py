@@ -140,7 +140,9 @@ class BatchRun:
             dirty.clear()
             out_there = self.ledger.batches(generation=g, open_only=True)
             if not slots and not seeds and not out_there:
-                self.evo.close_generation(g, config, self._elapsed(g))
+                if not self.evo.close_generation(g, config, self._elapsed(g)):
+                    raise RuntimeError(f"generation {g}: every slot was judged, but the "
+                                       f"store does not hold a candidate for each")
                 if self.on_generation is not None:
                     self.on_generation(self.store.count_generation(g))
                 return "finished"

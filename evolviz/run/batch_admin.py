@@ -11,7 +11,7 @@ from typing import Any
 
 from ..store import RunStore
 from ..store.batches import TERMINAL, BatchLedger
-from .batch_api import BatchAPI, Unavailable
+from .batch_api import BatchAPI, Refused, Unavailable
 
 __all__ = ["batch_status", "batch_table", "cancel_batches"]
 
@@ -80,6 +80,8 @@ async def cancel_batches(store: RunStore, api: BatchAPI) -> list[dict[str, Any]]
                 remote = await api.cancel(b.batch_id)
             except Unavailable as e:
                 entry["state"], entry["note"] = b.state, f"no answer ({e}); try again"
+            except Refused as e:  # finishing already, say: the run collects it
+                entry["state"], entry["note"] = b.state, f"not cancelled ({e})"
             else:
                 ledger.update(b.key, remote.status, remote.completed, remote.failed)
                 entry["state"] = remote.status
