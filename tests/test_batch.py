@@ -159,6 +159,25 @@ async def test_a_batch_that_fails_validation_says_which_file_and_why(tmp_path):
         assert report.state == "finished" and store.candidate_count() == 8
 
 
+async def test_a_full_provider_queue_holds_lines_back_until_batches_finish(tmp_path):
+    config = RunConfig(seed=13)
+    with FakeBatchServer(EvolResponder(), batch_delay=0.1, max_enqueued_lines=8) as server:
+        store, report = await batch_run(tmp_path, server.base_url, 16, 1, config,
+                                        max_requests=4)
+        assert report.state == "finished" and server.overlaps == []
+        refused = [b for b in server.batches.values() if b.status == "failed"]
+        assert refused and all(b.errors[0]["code"] == "token_limit_exceeded"
+                               for b in refused)
+        live = await live_run(tmp_path, server.base_url, 16, 1, config)
+        assert snapshot(store) == snapshot(live)
+        # A file too big for the queue on its own is named, once retrying cannot help.
+        server.max_enqueued_lines = 3
+        with pytest.raises(BatchError, match=r"refused 3 times by the provider's queue.*"
+                                             r"lower batch_max_requests"):
+            await batch_run(tmp_path, server.base_url, 8, 1, config, name="alone.db",
+                            max_requests=4)
+
+
 async def test_refused_structured_output_is_asked_again_without_as_live(tmp_path):
     config = RunConfig(seed=9)
     with FakeOpenAIServer(EvolResponder(), structured_output=False) as plain:

@@ -120,9 +120,10 @@ class BatchRun:
         seeds = ({f"seed:{r['id']}": r for r in self.store.seed_rows() if r["difficulty"] is None}
                  if g == 1 and config.judge_difficulty else {})
         dirty = set(slots) | set(seeds)  # owners whose calls may have news
+        held: list[Line] = []  # lines the provider's full queue made wait
         while True:
             dirty |= await self.io.poll(g)
-            requests: list[Line] = []
+            requests, held = held, []
             for owner in sorted(dirty):
                 if owner in slots:
                     line, cand = self._advance(owner, slots[owner], g, pool, plan)
@@ -147,7 +148,7 @@ class BatchRun:
                     self.on_generation(self.store.count_generation(g))
                 return "finished"
             if requests and not self.io.cancelled and self.io.budget_stop is None:
-                await self.io.submit(g, requests)
+                held = await self.io.submit(g, requests)
                 out_there = self.ledger.batches(generation=g, open_only=True)
             if not out_there:
                 if self.io.cancelled:

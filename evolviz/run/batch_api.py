@@ -60,6 +60,7 @@ class RemoteBatch:
     completed: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    error_codes: list[str] = field(default_factory=list)
     created_at: float = 0.0
     metadata: dict[str, str] = field(default_factory=dict)
 
@@ -67,16 +68,18 @@ class RemoteBatch:
     def of(cls, b: Any) -> RemoteBatch:
         """From openai's `Batch` model (or anything with its attributes)."""
         counts = getattr(b, "request_counts", None)
-        errors = []
+        errors, codes = [], []
         for e in (getattr(getattr(b, "errors", None), "data", None) or []):
             where = f"line {e.line}: " if getattr(e, "line", None) else ""
             errors.append(f"{where}{getattr(e, 'message', '') or getattr(e, 'code', '')}")
+            codes.append(str(getattr(e, "code", "") or ""))
         return cls(id=b.id, status=str(b.status), input_file_id=b.input_file_id,
                    output_file_id=getattr(b, "output_file_id", None),
                    error_file_id=getattr(b, "error_file_id", None),
                    total=int(getattr(counts, "total", 0) or 0),
                    completed=int(getattr(counts, "completed", 0) or 0),
                    failed=int(getattr(counts, "failed", 0) or 0), errors=errors,
+                   error_codes=codes,
                    created_at=float(getattr(b, "created_at", 0) or 0),
                    metadata=dict(getattr(b, "metadata", None) or {}))
 

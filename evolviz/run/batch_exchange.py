@@ -53,12 +53,19 @@ class BatchExchange:
         self.report = BatchReport()
         self.cancelled = False
         self.budget_stop: BudgetReached | None = None
+        # The provider's queue is full (OpenAI's enqueued-token limit): new lines wait
+        # until a batch of this run finishes. Failures with nothing else queued are counted.
+        self.saturated = False
+        self._lone_refusals = 0
         self._holds: dict[str, tuple[str, int, int]] = {}  # budget holds of lines out there
 
     # -- sending -------------------------------------------------------------------------
 
-    async def submit(self, g: int, requests: list[Line]) -> None:
-        """Send the lines the budget allows, one batch per stage (split at the limits)."""
+    async def submit(self, g: int, requests: list[Line]) -> list[Line]:
+        """Send the lines the budget allows, one batch per stage (split at the limits);
+        the lines held back because the provider's queue is full (to send later)."""
+        if self.saturated and self.ledger.batches(open_only=True):
+            return requests
         budget, admitted = self.client.budget, []
         for line in requests:
             if budget is not None:
@@ -73,6 +80,7 @@ class BatchExchange:
             mine = [line for line in admitted if line.stage == stage]
             for part, data in split_files(mine, self.max_requests, self.max_bytes):
                 await self._send(g, stage, part, data)
+        return []
 
     async def _send(self, g: int, stage: str, part: list[Line], data: bytes) -> None:
         plans = [LinePlan(x.custom_id, x.owner, x.name, x.key, x.sent_format) for x in part]
@@ -200,11 +208,16 @@ class BatchExchange:
                             error=error)
         self._account(waiting, outcomes)
         self.report.collected += 1
+        if remote.status in ("completed", "expired"):
+            self.saturated, self._lone_refusals = False, 0
         counts = {s: sum(o.state == s for o in outcomes.values()) for s in ("done", "failed")}
         self.notify(f"collected batch {remote.id} ({row.stage}, generation {row.generation},"
                     f" {remote.status}): {counts['done']} answered, {counts['failed']} failed,"
                     f" {len(waiting) - counts['done'] - counts['failed']} to send again")
-        if remote.status == "failed":
+        if remote.status == "failed" and remote.error_codes and all(
+                c == "token_limit_exceeded" for c in remote.error_codes):
+            self._queue_full(row, error)
+        elif remote.status == "failed":
             raise BatchError(f"batch {remote.id}, made of request file {row.file_name} "
                              f"({row.requests:,} requests, {row.bytes / 1e6:.1f} MB), failed "
                              f"the endpoint's validation: {error or 'no reason given'}; its "
@@ -214,6 +227,21 @@ class BatchExchange:
             raise EndpointError(getattr(self.api, "base_url", "the batch endpoint"), stop,
                                 f"requests of batch {remote.id} were refused")
         return owners
+
+    def _queue_full(self, row: BatchRow, error: str | None) -> None:
+        """The provider's queue (OpenAI's enqueued-token limit) refused a batch: its lines
+        go out again once this run's other batches are done. Refused with nothing else of
+        this run queued `retries` + 1 times, the file is too big for the queue alone."""
+        self.saturated = True
+        if self.ledger.batches(open_only=True):
+            return  # the queue holds other batches of ours: it frees up as they finish
+        self._lone_refusals += 1  # back to 0 only when a batch of ours completes
+        if self._lone_refusals > self.retries:
+            raise BatchError(f"request file {row.file_name} ({row.requests:,} requests) was "
+                             f"refused {self._lone_refusals} times by the provider's queue "
+                             f"with nothing else of this run in it ({error}); lower "
+                             f"batch_max_requests", file=row.file_name,
+                             field="batch_max_requests")
 
     def _account(self, waiting: dict[str, LineRow], outcomes: dict[str, LineOutcome]) -> None:
         """Budget, token counts, the response cache and the structured-output switch."""

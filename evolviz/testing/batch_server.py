@@ -12,7 +12,8 @@ What a test can script:
 - `line_faults` (`LineFaults`): lines that fail (an HTTP error in the error file, or a
   malformed 200) or are left unfinished (the batch ends "expired"), fixed by custom id;
 - `max_file_bytes`: a larger upload is refused with 413; `max_file_lines`: a larger
-  batch fails validation;
+  batch fails validation; `max_enqueued_lines`: a batch that would put more lines than
+  that in the queue (open batches) fails as OpenAI's enqueued-token limit makes it fail;
 - cancel: a cancelled batch answers the lines it had reached and ends "cancelled".
 
 What it records for assertions: `submissions` (custom id -> times sent in a batch),
@@ -90,12 +91,14 @@ class FakeBatchServer(FakeOpenAIServer):
 
     def __init__(self, responder: Any = None, *, batch_delay: float = 0.5,
                  line_faults: LineFaults | None = None, max_file_bytes: int | None = None,
-                 max_file_lines: int | None = None, **options: Any):
+                 max_file_lines: int | None = None, max_enqueued_lines: int | None = None,
+                 **options: Any):
         super().__init__(responder, **options)
         self.batch_delay = batch_delay
         self.line_faults = line_faults
         self.max_file_bytes = max_file_bytes
         self.max_file_lines = max_file_lines
+        self.max_enqueued_lines = max_enqueued_lines
         self.files: dict[str, _File] = {}
         self.batches: dict[str, _Batch] = {}
         self.submissions: Counter[str] = Counter()
@@ -201,6 +204,12 @@ class FakeBatchServer(FakeOpenAIServer):
             errors.append({"code": "too_many_requests", "line": None,
                            "message": f"{len(lines)} requests; at most "
                                       f"{self.max_file_lines} per batch"})
+        queued = sum(len(o.lines) for o in self.batches.values() if o.status not in _TERMINAL)
+        if not errors and self.max_enqueued_lines is not None and (
+                queued + len(lines) > self.max_enqueued_lines):
+            errors.append({"code": "token_limit_exceeded", "line": None,
+                           "message": f"Enqueued token limit reached: {queued} lines in "
+                                      f"the queue, {self.max_enqueued_lines} at most"})
         b = _Batch(f"batch_{next(self._batch_ids):05d}", file_id, lines,
                    dict(req.get("metadata") or {}), time.monotonic(), int(time.time()))
         if errors:
