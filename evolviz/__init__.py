@@ -11,6 +11,7 @@ import typing as _typing
 from importlib import import_module as _import_module
 
 from .errors import (
+    BatchError,
     BudgetReached,
     ConfigError,
     EndpointError,
@@ -72,6 +73,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "RULE_IDS",
+    "BatchError",
     "BudgetReached",
     "Candidate",
     "ConfigError",

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["COMPLETION", "ROLES", "CallName", "CallResult", "Role", "Sampling", "call_seed"]
+__all__ = ["COMPLETION", "ROLES", "CallName", "CallResult", "Role", "Sampling", "call_seed",
+           "read_completion"]
 
 
 class Role(StrEnum):
@@ -102,6 +103,9 @@ class CallResult:
     # The structured-output request sent (None: plain text was asked for, or the endpoint
     # refused the request with one and it was sent again without).
     response_format: dict[str, Any] | None = None
+    # The provider's id of the batch that answered this call (None: a live call). Records
+    # written before batch mode have no such key and load with None.
+    batch_id: str | None = None
 
     @property
     def tokens(self) -> int:
@@ -115,3 +119,36 @@ class CallResult:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CallResult:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def read_completion(data: Any, result: CallResult) -> str | None:
+    """File a chat completion's content, finish reason and tokens on `result`; or say why
+    the body is not a usable completion (a retryable "MalformedResponse").
+
+    One reader for every way a completion arrives: a live call's body, and the `body` of a
+    batch result line, so a batch call's record equals a live one's.
+    """
+    try:
+        choices = data.get("choices")
+        if not choices:
+            return "the response has no choices"
+        choice = choices[0]
+        # A chat completion's message, or a text completion's text (a completion-style
+        # prompt, see `COMPLETION`).
+        content = (choice["text"] if "text" in choice
+                   else (choice.get("message") or {}).get("content"))
+        finish = choice.get("finish_reason")
+        usage = data.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        completion_tokens = int(usage.get("completion_tokens") or 0)
+    except (ValueError, AttributeError, TypeError, IndexError) as e:
+        return f"the body is not a chat completion ({type(e).__name__})"
+    if content is not None and not isinstance(content, str):
+        return "the message content is not text"
+    if content is None and finish not in ("content_filter", "length"):
+        return "the response message has no content"
+    result.content = content
+    result.finish_reason = finish
+    result.prompt_tokens = prompt_tokens
+    result.completion_tokens = completion_tokens
+    return None

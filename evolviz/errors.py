@@ -12,6 +12,7 @@
     ├── LLMCallError               an LLM call failed after all its retries
     ├── EndpointError              the endpoint refuses every call (401/403/404): stop now
     ├── BudgetReached              the next call would cross the run's budget: stop cleanly
+    ├── BatchError                 the endpoint refused a batch file or batch (says which, why)
     └── LocalModelError            the embedded local model server cannot be started or used
 
 An `InputError` always names the file, line or field at fault, because the person
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .calls import CallResult
 
 __all__ = [
+    "BatchError",
     "BudgetReached",
     "ConfigError",
     "EndpointError",
@@ -142,6 +144,23 @@ class BudgetReached(EvolvizError):
     def __init__(self, limit: str):
         super().__init__(f"the budget ({limit}) is reached")
         self.limit = limit
+
+
+class BatchError(EvolvizError):
+    """The endpoint refused a batch request file (HTTP 413, a bad request) or a batch
+    failed its validation. The message names the file (generation, stage, part, requests,
+    size) and the endpoint's reason; nothing in it was answered or paid for.
+
+    `field` names the setting that can fix it, when one can (``batch_max_mb`` for a file
+    too large), so a front end can point at its own control for it.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, status: int | None = None,
+                 field: str | None = None):
+        super().__init__(message)
+        self.file = file
+        self.status = status
+        self.field = field
 
 
 class LocalModelError(EvolvizError):

@@ -30,6 +30,7 @@ export function createControls(model) {
       el("span", { class: "evz-meta", text: `${s.endpoint || ""}` }),
     );
     if (s.budget) status.append(el("span", { class: `evz-budget ${/reached/.test(s.budget) ? "evz-bad" : ""}`, text: s.budget }));
+    if (s.batches) status.append(el("span", { class: "evz-batches", text: s.batches }));
     if (s.message) status.append(el("div", { class: `evz-message-line ${s.error ? "evz-bad" : ""}`, text: s.message }));
     bar.style.width = `${s.pool_size ? Math.min(100, (100 * (s.done || 0)) / s.pool_size) : 0}%`;
   }

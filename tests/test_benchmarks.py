@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT
 
 QUICK = {
+    "bench_batch.py": "cpu_ms/cand",
     "bench_engine.py": "cand/s",
     "bench_scale.py": "panel operation on this store",
     "bench_map.py": "warm",

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import EvolvizError, InputError
+from .batches import cmd_batches
 from .data import cmd_export, cmd_map
 from .flags import flag_message, flagged
 from .parser import build_parser
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run": cmd_run, "show": cmd_show, "export": cmd_export, "check": cmd_check,
             "map": cmd_map, "serve-local": cmd_serve_local, "templates": cmd_templates,
             "explore": cmd_explore, "compare": cmd_compare, "estimate": cmd_estimate,
-            "optimize": cmd_optimize,
+            "optimize": cmd_optimize, "batches": cmd_batches,
         }[args.command]
         return handler(args)
     except InputError as e:

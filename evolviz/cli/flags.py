@@ -22,6 +22,8 @@ FLAGS: dict[str, str] = {
     "decontaminate_field": "--decontaminate-field",
     "decontaminate_ngram": "--decontaminate-ngram",
     "field": "--field",
+    "prompt_style": "--prompt-style",
+    "judge": "--judge",
     "format": "--format",
     "thumbnail": "--thumbnail",
     "output": "-o",
@@ -37,11 +39,17 @@ FLAGS: dict[str, str] = {
     "base_url": "--base-url",
     "timeout": "--timeout",
     "retries": "--retries",
+    "batch": "--batch",
+    "batch_max_requests": "--batch-max-requests",
+    "batch_max_mb": "--batch-max-mb",
+    "batch_discount": "--batch-discount",
+    "poll_interval": "--poll-interval",
 }
 # "pass field=NAME", "name it with decontaminate_field=NAME": a hint naming a setting.
 _HINT = re.compile(r"\b([a-z_]+)=NAME\b")
 # "the budget (max_tokens 1000) is reached", "started with seed 3": a setting and its value.
-_SETTING = re.compile(r"\b(max_tokens|max_cost|api_key_env|base_url)\b")
+_SETTING = re.compile(r"\b(max_tokens|max_cost|api_key_env|base_url|batch_max_mb|"
+                      r"batch_max_requests|batch_discount|poll_interval)\b")
 
 
 def flagged(text: str) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["add_prices", "budget", "budget_options", "gate_config", "gate_options",
-           "prices", "run_options", "weights"]
+__all__ = ["add_prices", "batch_options", "budget", "budget_options", "gate_config",
+           "gate_options", "prices", "run_options", "weights"]
 
 
 def weights(values: Sequence[str]) -> dict[str, float]:
@@ -125,10 +125,35 @@ def add_prices(p: argparse.ArgumentParser) -> None:
                    help="price per million input (prompt) tokens")
     p.add_argument("--price-out", type=float, metavar="USD",
                    help="price per million output (completion) tokens")
+    p.add_argument("--batch-discount", type=float, default=0.5, metavar="F",
+                   help="a batch call's price as a fraction of the live price (default 0.5)")
+
+
+def batch_options(p: argparse.ArgumentParser) -> None:
+    """`run --batch`: the provider's Batch API instead of live calls."""
+    p.add_argument("--batch", action="store_true",
+                   help="send each generation's calls as batches (OpenAI's Batch API or a "
+                        "copy of it at --base-url): half the price, answered within 24 h")
+    p.add_argument("--batch-dir", metavar="DIR",
+                   help="with --batch, for a runner with no Batch API (vllm run-batch): "
+                        "write request files into DIR and read NAME.output.jsonl back")
+    p.add_argument("--detach", action="store_true",
+                   help="with --batch: submit and exit; the same command later collects "
+                        "and continues")
+    p.add_argument("--poll-interval", type=float, default=60.0, metavar="S",
+                   help="with --batch: seconds between polls of the open batches (60)")
+    p.add_argument("--batch-max-requests", type=int, default=50_000, metavar="N",
+                   help="requests per batch file (default 50,000, OpenAI's limit)")
+    p.add_argument("--batch-max-mb", type=float, default=200.0, metavar="MB",
+                   help="megabytes per batch file (default 200, OpenAI's limit)")
 
 
 def prices(args: argparse.Namespace) -> tuple[float, float] | None:
     """Both prices or none: a cost from half a price list would be silently wrong."""
+    discount = getattr(args, "batch_discount", 0.5)
+    if not 0 < discount <= 1:
+        raise ConfigError("--batch-discount must be in (0, 1]: the batch price as a "
+                          "fraction of the live price")
     if args.price_in is None and args.price_out is None:
         return None
     if args.price_in is None or args.price_out is None:
@@ -156,4 +181,5 @@ def budget(args: argparse.Namespace) -> Any:
     if args.max_cost is not None and price_pair is None:
         raise ConfigError("--max-cost needs --price-in and --price-out (USD per million "
                           "tokens)")
-    return Budget(max_tokens=args.max_tokens, max_cost=args.max_cost, prices=price_pair)
+    return Budget(max_tokens=args.max_tokens, max_cost=args.max_cost, prices=price_pair,
+                  batch_discount=args.batch_discount, batch=bool(getattr(args, "batch", False)))

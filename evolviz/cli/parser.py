@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_prices, budget_options, gate_options, run_options
+from .options import add_prices, batch_options, budget_options, gate_options, run_options
 
 __all__ = ["build_parser"]
 
@@ -26,6 +26,21 @@ def build_parser() -> argparse.ArgumentParser:
     budget_options(r)
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     gate_options(r)
+    batch_options(r)
+
+    b = sub.add_parser("batches", help="a batch run's batches: stage, state, requests, "
+                                       "tokens, cost; --cancel cancels the open ones")
+    b.add_argument("store", help="run store made by `evolviz run --batch`")
+    b.add_argument("--cancel", action="store_true",
+                   help="cancel every open batch (a run polling them stops cleanly, "
+                        "keeping what finished)")
+    b.add_argument("--base-url", help="with --cancel: the endpoint the batches went to")
+    b.add_argument("--batch-dir", metavar="DIR", help="with --cancel: the folder of a "
+                                                      "--batch-dir run")
+    b.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                   help="environment variable holding the API key (never written anywhere)")
+    b.add_argument("--json", action="store_true", help="print the listing as JSON")
+    add_prices(b)
 
     es = sub.add_parser("estimate", help="project a full run's calls, tokens, cost and "
                                          "time from a pilot, before paying for it")

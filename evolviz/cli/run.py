@@ -1,4 +1,5 @@
-"""`evolviz run`: evolve a seed set, resuming when the store exists, within a budget."""
+"""`evolviz run`: evolve a seed set, resuming when the store exists, within a budget;
+live, or through the provider's Batch API (`--batch`, in `cli/batches.py`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 
 from ..errors import ConfigError
+from .batches import check_batch_args, run_batches, spent_so_far
 from .flags import flagged
 from .options import budget, gate_config
 from .runsetup import load_run_seeds, open_run, record_gate_inputs
@@ -22,6 +24,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.generations < 1:
         raise ConfigError("--generations must be >= 1")
+    check_batch_args(args)
     limit = budget(args)
     seeds = load_run_seeds(args)
     gates, index = gate_config(args)
@@ -30,8 +33,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         store, client = session.store, session.client
         assert client is not None
         if limit is not None:
-            limit.spent_prompt, limit.spent_completion = store.token_totals()
+            (limit.spent_prompt, limit.spent_completion, limit.batch_prompt,
+             limit.batch_completion) = spent_so_far(store)
             client.budget = limit
+        if args.batch:
+            return run_batches(args, session, limit)
+        _refuse_open_batches(store, args.store)
         progress = CliProgress(store, args.generations, disable=args.no_progress)
 
         async def go() -> None:
@@ -57,3 +64,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"Everything finished is saved; run the same command with a larger budget "
                   f"(or none) to continue.", file=sys.stderr)
     return 0
+
+
+def _refuse_open_batches(store, path: str) -> None:
+    """A live call for a request already out in a batch would be paid twice."""
+    from ..store.batches import BatchLedger
+
+    out_there = BatchLedger(store).batches(open_only=True)
+    if out_there:
+        raise ConfigError(f"{path}: {len(out_there)} batches of this run are still out there "
+                          f"(`evolviz batches {path}` lists them); continue it with --batch, "
+                          f"or cancel them (`evolviz batches {path} --cancel`) first")

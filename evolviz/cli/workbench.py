@@ -21,7 +21,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     price_pair = prices(args)
     with RunStore(args.a, create=False, readonly=True) as a, \
             RunStore(args.b, create=False, readonly=True) as b:
-        report = compare_stores(a, b, prices=price_pair)
+        report = compare_stores(a, b, prices=price_pair, batch_discount=args.batch_discount)
     print(json.dumps(report, indent=2) if args.json else render_comparison(report))
     return 0
 
@@ -50,7 +50,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         source = "pilot"
     report = estimate(rows, seeds=len(seeds), generations=args.generations,
                       concurrency=concurrency, prices=price_pair, seed=args.seed,
-                      source=source)
+                      source=source, batch_discount=args.batch_discount)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

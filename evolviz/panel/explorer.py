@@ -27,6 +27,7 @@ import ipywidgets as ipw
 from ..config import RunConfig
 from ..errors import EvolvizError
 from ..records import Candidate
+from ..run.batch_admin import batch_status
 from ..run.budget import Budget, BudgetReached
 from ..run.session import Endpoint, RunSession
 from ..run.whatif import what_if
@@ -232,6 +233,7 @@ class Explorer:
                      if limit is not None and limit.prices else tokens / 1000 * self.price),
             "budget": "" if limit is None else "budget: " + limit.spent() + (
                 " (reached)" if limit.reached else ""),
+            "batches": batch_status(store),  # "" unless the run is made in batch mode
             "finished_generations": len(store.finished_generations()),
             "endpoint": self.session.endpoint_label(),
             "store": self.store_path,
@@ -418,6 +420,11 @@ class Explorer:
             raise EvolvizError("a run is already in progress; stop it first")
         if self.revisions.running:
             raise EvolvizError("a revision is being evaluated; stop it first")
+        if self.store.get_meta("batch_mode"):
+            raise EvolvizError("this run is made in batch mode, where a generation takes "
+                               "hours (each stage is a batch answered within 24 h): Step "
+                               "is off; continue it where it was started (evolviz run "
+                               "--batch). The status line shows its batches")
         self._running_since = time.monotonic()
         self._task = self._schedule(self._run(generations))
         return self._task

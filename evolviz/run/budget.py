@@ -12,6 +12,11 @@ free up to where they stopped.
 
 Spending counts the whole run (what the store already holds), not just this session, so
 a token limit means the same thing on every resume. Cached responses cost nothing.
+
+Batch calls cost `batch_discount` of the live price (0.5 at OpenAI and the providers that
+copy its Batch API): the tokens paid at that price are counted apart (`batch_prompt`,
+`batch_completion`, part of the totals), and a budget in batch mode (`batch`) reserves and
+settles at it, so a cost limit means dollars in both modes and in a run that mixes them.
 """
 
 from __future__ import annotations
@@ -30,9 +35,13 @@ class Budget:
     max_tokens: int | None = None
     max_cost: float | None = None
     prices: tuple[float, float] | None = None  # USD per million input, output tokens
-    spent_prompt: int = 0
+    spent_prompt: int = 0  # every paid token, live or batch
     spent_completion: int = 0
     reached: str | None = None
+    batch_discount: float = 0.5  # a batch call's price, as a fraction of a live call's
+    batch: bool = False  # the calls this budget reserves now go out as batches
+    batch_prompt: int = 0  # of the spent tokens, those paid at the batch price
+    batch_completion: int = 0
     _reserved: list[int] = field(default_factory=lambda: [0, 0])
     _largest: dict[str, tuple[int, int]] = field(default_factory=dict)
 
@@ -45,24 +54,39 @@ class Budget:
             if self.prices is None:
                 raise ConfigError("needs prices (USD per million input and output "
                                   "tokens)", field="max_cost")
+        if not 0 < self.batch_discount <= 1:
+            raise ConfigError("must be in (0, 1]: the batch price as a fraction of the "
+                              "live price", field="batch_discount")
 
-    def renewed(self, spent_prompt: int = 0, spent_completion: int = 0) -> Budget:
-        """The same limits, not reached, nothing reserved, with this much already spent:
-        what each new run (or resume) starts from."""
+    def renewed(self, spent_prompt: int = 0, spent_completion: int = 0,
+                batch_prompt: int = 0, batch_completion: int = 0) -> Budget:
+        """The same limits, not reached, nothing reserved, with this much already spent
+        (of it, `batch_*` at the batch price): what each new run (or resume) starts from."""
         return Budget(max_tokens=self.max_tokens, max_cost=self.max_cost, prices=self.prices,
-                      spent_prompt=spent_prompt, spent_completion=spent_completion)
+                      spent_prompt=spent_prompt, spent_completion=spent_completion,
+                      batch_discount=self.batch_discount, batch=self.batch,
+                      batch_prompt=batch_prompt, batch_completion=batch_completion)
 
     def cost(self, prompt: int, completion: int) -> float:
+        """What these tokens cost at the live price (USD; 0 without prices)."""
         if self.prices is None:
             return 0.0
         return (prompt * self.prices[0] + completion * self.prices[1]) / 1e6
 
+    def spent_cost(self) -> float:
+        """What the spent tokens cost, those paid at the batch price at that price."""
+        return (self.cost(self.spent_prompt, self.spent_completion)
+                - (1 - self.batch_discount) * self.cost(self.batch_prompt,
+                                                        self.batch_completion))
+
     def _crosses(self, prompt: int, completion: int) -> str | None:
-        p = self.spent_prompt + self._reserved[0] + prompt
-        c = self.spent_completion + self._reserved[1] + completion
-        if self.max_tokens is not None and p + c > self.max_tokens:
+        p, c = self._reserved[0] + prompt, self._reserved[1] + completion
+        if self.max_tokens is not None and (self.spent_prompt + self.spent_completion
+                                            + p + c) > self.max_tokens:
             return f"max_tokens {self.max_tokens}"
-        if self.max_cost is not None and self.cost(p, c) > self.max_cost:
+        factor = self.batch_discount if self.batch else 1.0
+        if self.max_cost is not None and (self.spent_cost() + factor * self.cost(p, c)
+                                          > self.max_cost):
             return f"max_cost {self.max_cost:g}"
         return None
 
@@ -88,6 +112,9 @@ class Budget:
         self._reserved[1] -= rc
         self.spent_prompt += prompt
         self.spent_completion += completion
+        if self.batch:
+            self.batch_prompt += prompt
+            self.batch_completion += completion
         if prompt or completion:
             old = self._largest.get(role, (0, 0))
             self._largest[role] = (max(old[0], prompt), max(old[1], completion))
@@ -98,7 +125,7 @@ class Budget:
         if self.max_tokens is not None:
             text += f" of {self.max_tokens:,}"
         if self.prices is not None:
-            text += f", {self.cost(self.spent_prompt, self.spent_completion):.4f} USD"
+            text += f", {self.spent_cost():.4f} USD"
             if self.max_cost is not None:
                 text += f" of {self.max_cost:g}"
         return text

@@ -31,9 +31,10 @@ from ..templates import TemplateSet
 from .budget import BudgetReached
 from .difficulty import rate_seeds
 from .llm import CallResult, LLMClient
-from .pipeline import apply, judge_candidate, run_to_end, stored_source
+from .pipeline import Pending, Source, apply, judge_candidate, run_to_end, stored_source
 
-__all__ = ["Evolution", "call_seed", "candidate_id", "evolve_candidate", "reapply_rules"]
+__all__ = ["Evolution", "call_seed", "candidate_id", "evolve_candidate", "finish_candidate",
+           "reapply_rules"]
 
 CandidateCallback = Callable[[Candidate], Awaitable[None] | None]
 
@@ -78,10 +79,19 @@ async def evolve_candidate(
         cand.calls[name] = result
         return result
 
+    return await finish_candidate(cand, templates, config, live)
+
+
+async def finish_candidate(cand: Candidate, templates: TemplateSet, config: RunConfig,
+                           source: Source) -> Candidate:
+    """Judge a fresh candidate with calls from `source` and file the outcome; an LLM call
+    that failed for good makes it failed with the error class, as the live run and batch
+    mode both record it. A source's `Pending` passes through (the candidate is unfinished).
+    """
     started = time.perf_counter()
     try:
-        outcome = await judge_candidate(cand, templates.operators[operator_name], templates,
-                                        config, live)
+        outcome = await judge_candidate(cand, templates.operators[cand.operator], templates,
+                                        config, source)
         apply(cand, outcome)
     except LLMCallError as e:
         cand.status, cand.error_class, cand.error = "failed", e.error_class, e.message[:2000]
@@ -89,6 +99,8 @@ async def evolve_candidate(
         raise  # every candidate would fail alike: the run stops, nothing is recorded
     except BudgetReached:
         raise  # not a failure: the candidate is left unstarted, to be resumed
+    except Pending:
+        raise  # not finished: its driver judges it again once the call is answered
     except Exception as e:  # a bug must not take the generation down; it is recorded
         cand.status, cand.error_class = "failed", f"InternalError.{type(e).__name__}"
         cand.error = "".join(traceback.format_exception(e))[-4000:]
@@ -223,7 +235,9 @@ class Evolution:
         return operator_plan(self._config.seed, generation, ops,
                              self._config.weights_for(ops), self.pool_size)
 
-    def _start_generation(self, generation: int) -> list[str]:
+    def start_generation(self, generation: int) -> list[str]:
+        """The plan of `generation`, stored now if it was not yet (before any candidate),
+        checked against the current templates."""
         plan = self.store.plan(generation)
         if plan is None:
             plan = self._draw_plan(generation)
@@ -251,7 +265,7 @@ class Evolution:
         client, templates, config = self._client, self._templates, self._config
         if client is None:
             raise ConfigError("no LLM client configured: give one to Evolution.configure()")
-        plan = self._start_generation(g)
+        plan = self.start_generation(g)
         done = self.store.done_slots(g)
         todo: asyncio.Queue[int] = asyncio.Queue()
         for slot in range(len(pool)):
@@ -306,15 +320,25 @@ class Evolution:
                 raise stopped[0]
             if rating is not None:
                 await rating
-            stats = self.store.count_generation(g)
-            stats.wall_time = base + time.monotonic() - t0
-            if stats.done == stats.pool_size:
-                # The dataset stage (duplicates, contamination) judges the whole generation
-                # in slot order, in the transaction that decides the next pool.
-                judged = gate_generation(self.store, g, config.gates)
-                self.store.close_generation(g, stats, judged)
+            self.close_generation(g, config, base + time.monotonic() - t0)
         finally:
             await _cancel_and_wait(tasks)
+
+    def close_generation(self, generation: int, config: RunConfig,
+                         wall_time: float) -> bool:
+        """Close `generation` if every slot has its candidate; whether it closed.
+
+        The dataset stage (duplicates, contamination) judges the whole generation in slot
+        order, in the transaction that decides the next pool. The live step and batch mode
+        both end a generation here.
+        """
+        stats = self.store.count_generation(generation)
+        stats.wall_time = wall_time
+        if stats.done != stats.pool_size:
+            return False
+        judged = gate_generation(self.store, generation, config.gates)
+        self.store.close_generation(generation, stats, judged)
+        return True
 
     async def _stop_previous_step(self) -> None:
         """Cancel the workers of a step that was broken off but not closed.

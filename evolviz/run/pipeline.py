@@ -11,7 +11,10 @@ The same function serves every way a candidate's calls can arrive:
 A source is an async function `(name, role, messages, response_format, stop) ->
 CallResult | None`; `stop` holds the template's own stop strings (a few-shot prompt ends
 where its next example would begin); None means "this call was never made" (a stored
-candidate that stopped earlier), and the pipeline stops there, keeping what it has.
+candidate that stopped earlier), and the pipeline stops there, keeping what it has. A
+source that cannot answer yet raises `Pending`: the candidate is dropped unfinished and
+judged again from the start once the call is answered (its earlier calls answer from their
+results, at no cost).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from ..rules import (
 from ..templates import Template, TemplateSet
 from .difficulty import rate, reask_messages
 
-__all__ = ["Outcome", "Source", "judge_candidate", "run_to_end", "stored_source"]
+__all__ = ["Outcome", "Pending", "Source", "judge_candidate", "run_to_end", "stored_source"]
 
 
 
@@ -54,6 +57,19 @@ class Source(Protocol):
 
 
 T = TypeVar("T")
+
+
+class Pending(Exception):
+    """Raised by a source whose call has no answer yet (batch mode): `request` is what it
+    needs sent, or None when that call is already on its way.
+
+    Not an `EvolvizError`: it is control flow between a source and its driver, and every
+    layer between them lets it through unchanged.
+    """
+
+    def __init__(self, request: Any = None):
+        super().__init__("the call has no answer yet")
+        self.request = request
 
 
 @dataclass

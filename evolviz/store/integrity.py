@@ -68,6 +68,7 @@ def check_store(store: RunStore) -> list[str]:
     if unplanned:
         problems.append(f"{unplanned} candidate(s) made with another operator than the "
                         f"one planned for their slot")
+    problems += _batch_problems(store, finished)
     bad_json = 0
     for (record,) in conn.execute("SELECT record FROM candidates"):
         try:
@@ -76,4 +77,27 @@ def check_store(store: RunStore) -> list[str]:
             bad_json += 1
     if bad_json:
         problems.append(f"{bad_json} candidate record(s) are not valid JSON")
+    return problems
+
+
+def _batch_problems(store: RunStore, finished: list[int]) -> list[str]:
+    """Batch mode's ledger agrees with itself: a line counted as out there is in a batch
+    still open, and a finished generation left no batch uncollected."""
+    conn = store.conn
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name='batch_requests'").fetchone() \
+            is None:
+        return []
+    problems = []
+    stray = conn.execute(
+        "SELECT count(*) FROM batch_requests r LEFT JOIN batches b ON b.key = r.batch_key "
+        "WHERE r.state IN ('queued','submitted') AND (b.key IS NULL OR b.collected = 1)"
+    ).fetchone()[0]
+    if stray:
+        problems.append(f"{stray} batch request(s) marked as out there in no open batch")
+    if finished:
+        left = conn.execute(
+            f"SELECT count(*) FROM batches WHERE collected = 0 AND generation IN "
+            f"({','.join('?' * len(finished))})", finished).fetchone()[0]
+        if left:
+            problems.append(f"{left} batch(es) of finished generations never collected")
     return problems

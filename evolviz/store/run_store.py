@@ -98,8 +98,10 @@ class RunStore:
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
+                # Every table, new ones too, on every opening for writing: tables added
+                # since a store was made (batch mode's) appear in it then (IF NOT EXISTS).
+                self.conn.executescript(SCHEMA)
                 if not has_tables:
-                    self.conn.executescript(SCHEMA)
                     self.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                     self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                     self.set_meta("created_at", time.time())

@@ -13,6 +13,12 @@ Layout (schema version in `PRAGMA user_version`, our mark in `PRAGMA application
   what is queried, `record` (JSON) holds the rest (messages, responses, verdicts).
 - ``generations``: counts per finished generation, plus the time spent in unfinished ones.
 - ``llm_cache``: responses by cache key (see `evolviz.store.cache.ResponseCache`).
+- ``batches``: batch mode's batches, one row per request file, written before anything
+  waits on it (its local key first, then the uploaded file's id, then the provider's batch
+  id), so a resumed run polls what is out there instead of submitting it again.
+- ``batch_requests``: one row per batched call (custom id = candidate or seed id + call
+  name): which batch it is in, its state, and its answer once collected, so a result that
+  came back is never paid for twice, whatever happens before its candidate is committed.
 
 Version 1 (the first build) stored every candidate field in `record` as well, and had no
 planned operators; it is read as it is and upgraded in place when opened for writing.
@@ -67,6 +73,28 @@ CREATE TABLE IF NOT EXISTS generations (
 CREATE TABLE IF NOT EXISTS llm_cache (
     key TEXT PRIMARY KEY, model TEXT, response TEXT NOT NULL, created REAL
 );
+CREATE TABLE IF NOT EXISTS batches (
+    key INTEGER PRIMARY KEY AUTOINCREMENT, batch_id TEXT UNIQUE,
+    generation INTEGER NOT NULL, stage TEXT NOT NULL, file_name TEXT NOT NULL,
+    input_file_id TEXT, output_file_id TEXT, error_file_id TEXT,
+    state TEXT NOT NULL, collected INTEGER NOT NULL DEFAULT 0,
+    requests INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    completed INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
+    error TEXT, created REAL NOT NULL, updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batch_requests (
+    custom_id TEXT PRIMARY KEY, generation INTEGER NOT NULL, owner TEXT NOT NULL,
+    name TEXT NOT NULL, key TEXT NOT NULL, batch_key INTEGER,
+    state TEXT NOT NULL
+        CHECK (state IN ('queued','submitted','done','failed','unsent','refused')),
+    sent_format INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+    submissions INTEGER NOT NULL DEFAULT 0,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
+    result TEXT, updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batch_requests_owner ON batch_requests (owner);
+CREATE INDEX IF NOT EXISTS batch_requests_batch ON batch_requests (batch_key);
 """
 
 REQUIRED_TABLES = frozenset({"meta", "seeds", "pool", "candidates", "generations"})

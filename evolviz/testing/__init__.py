@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from evolviz.testing.batch_server import FakeBatchServer, LineFaults
     from evolviz.testing.fake_server import (
         ALL_FAULTS,
         FakeOpenAIServer,
@@ -24,9 +25,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALL_FAULTS",
+    "FakeBatchServer",
     "FakeOpenAIServer",
     "FaultKind",
     "Faults",
+    "LineFaults",
     "Reply",
     "Responder",
     "ServerStats",
@@ -35,6 +38,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("FakeBatchServer", "LineFaults"):
+        from evolviz.testing import batch_server
+
+        return getattr(batch_server, name)
     if name in __all__:
         from evolviz.testing import fake_server
 

@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--retry-after", default="0", help="Retry-After value sent with 429")
     parser.add_argument("--evol", action="store_true",
                         help="answer as every Evol-Instruct role (evolviz.testing.evol_responder)")
+    parser.add_argument("--batch-delay", type=float, metavar="S",
+                        help="also serve /v1/files and /v1/batches, a batch completing S "
+                             "seconds after it is created (evolviz.testing.batch_server)")
     args = parser.parse_args(argv)
 
     try:
@@ -45,8 +48,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from evolviz.testing.evol_responder import EvolResponder
 
             responder = EvolResponder()
-        server = FakeOpenAIServer(
+        extra = {}
+        server_class: type[FakeOpenAIServer] = FakeOpenAIServer
+        if args.batch_delay is not None:
+            from .batch_server import FakeBatchServer
+
+            server_class, extra = FakeBatchServer, {"batch_delay": args.batch_delay}
+        server = server_class(
             responder,
+            **extra,
             faults=Faults(rate=args.fault_rate, kinds=kinds, seed=args.seed),
             latency=args.latency,
             jitter=args.jitter,

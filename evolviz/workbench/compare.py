@@ -40,28 +40,38 @@ class Row:
     difficulty: float | None
     prompt_tokens: int
     completion_tokens: int
+    # Of those, the tokens of calls answered in a batch (paid at the batch price).
+    batch_prompt_tokens: int = 0
+    batch_completion_tokens: int = 0
 
     @classmethod
     def of(cls, c: Candidate) -> Row:
         calls = [x for x in c.calls.values() if not x.cached]
+        batched = [x for x in calls if x.batch_id is not None]
         return cls(c.generation, c.slot, c.seed_id, c.operator, c.status, c.rejected_by,
                    c.difficulty, sum(x.prompt_tokens for x in calls),
-                   sum(x.completion_tokens for x in calls))
+                   sum(x.completion_tokens for x in calls),
+                   sum(x.prompt_tokens for x in batched),
+                   sum(x.completion_tokens for x in batched))
 
 
 def load_rows(store: RunStore) -> list[Row]:
     return [Row.of(c) for c in store.candidates()]
 
 
-def _cost(r: Row, prices: tuple[float, float] | None) -> float:
+def _cost(r: Row, prices: tuple[float, float] | None, discount: float = 0.5) -> float:
+    """Tokens without prices; with them, USD, a batch call's tokens at `discount` x."""
     if prices is None:
         return float(r.prompt_tokens + r.completion_tokens)
-    return (r.prompt_tokens * prices[0] + r.completion_tokens * prices[1]) / 1e6
+    full = (r.prompt_tokens * prices[0] + r.completion_tokens * prices[1]) / 1e6
+    batch = (r.batch_prompt_tokens * prices[0] + r.batch_completion_tokens * prices[1]) / 1e6
+    return full - (1 - discount) * batch
 
 
-def _per_accepted(rows: Sequence[Row], prices: tuple[float, float] | None) -> float | None:
+def _per_accepted(rows: Sequence[Row], prices: tuple[float, float] | None,
+                  discount: float = 0.5) -> float | None:
     accepted = sum(r.status == "accepted" for r in rows)
-    return sum(_cost(r, prices) for r in rows) / accepted if accepted else None
+    return sum(_cost(r, prices, discount) for r in rows) / accepted if accepted else None
 
 
 def _mean_difficulty(rows: Sequence[Row]) -> float | None:
@@ -101,8 +111,10 @@ def _pairing(sa: RunStore, sb: RunStore) -> tuple[bool, str]:
 
 
 def compare_stores(a: RunStore, b: RunStore, *,
-                   prices: tuple[float, float] | None = None) -> dict[str, Any]:
-    """The comparison as plain data (what `evolviz compare --json` prints)."""
+                   prices: tuple[float, float] | None = None,
+                   batch_discount: float = 0.5) -> dict[str, Any]:
+    """The comparison as plain data (what `evolviz compare --json` prints). With prices,
+    a call answered in a batch costs `batch_discount` of the live price."""
     rows_a, rows_b = load_rows(a), load_rows(b)
     paired, why = _pairing(a, b)
     pairs: list[tuple[Row, Row]] | None = None
@@ -161,7 +173,9 @@ def compare_stores(a: RunStore, b: RunStore, *,
                 "acceptance": wilson(accepted, len(rows)).to_dict(),
                 "seed": (store.get_meta("config") or {}).get("seed"),
                 "prompt_tokens": sum(r.prompt_tokens for r in rows),
-                "completion_tokens": sum(r.completion_tokens for r in rows)}
+                "completion_tokens": sum(r.completion_tokens for r in rows),
+                "batch_tokens": sum(r.batch_prompt_tokens + r.batch_completion_tokens
+                                    for r in rows)}
 
     return {
         "a": side(a, rows_a), "b": side(b, rows_b),
@@ -174,8 +188,11 @@ def compare_stores(a: RunStore, b: RunStore, *,
             "b": bootstrap(rows_b, lambda rs: _per_accepted(rs, None)).to_dict()},
         "cost_per_accepted": None if prices is None else {
             "price_in": prices[0], "price_out": prices[1], "unit": "USD",
-            "a": bootstrap(rows_a, lambda rs: _per_accepted(rs, prices)).to_dict(),
-            "b": bootstrap(rows_b, lambda rs: _per_accepted(rs, prices)).to_dict()},
+            "batch_discount": batch_discount,
+            "a": bootstrap(rows_a, lambda rs: _per_accepted(rs, prices, batch_discount)
+                           ).to_dict(),
+            "b": bootstrap(rows_b, lambda rs: _per_accepted(rs, prices, batch_discount)
+                           ).to_dict()},
         "flipped": flipped,
     }
 
@@ -215,6 +232,9 @@ def render_comparison(report: dict[str, Any]) -> str:
         cpa = report["cost_per_accepted"]
         lines.append(f"{'USD per accepted':28}{_iv(cpa['a'], digits=6):>26}"
                      f"{_iv(cpa['b'], digits=6):>26}")
+        if a.get("batch_tokens") or b.get("batch_tokens"):
+            lines.append(f"{'':28}calls answered in batches at {cpa['batch_discount']:g} x "
+                         f"the live price")
     lines.append("")
     if report["significant"]:
         lines.append("significant (Holm-adjusted p < 0.05): " + "; ".join(

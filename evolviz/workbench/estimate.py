@@ -16,6 +16,11 @@ those K candidates:
 
 The range is a percentile bootstrap over the pilot's candidates, widened by the projection
 at both ends of the acceptance rate's Wilson interval.
+
+Batch mode (`evolviz run --batch`) makes the same calls at `batch_discount` of the price
+(0.5 at OpenAI), so its cost is the projection's times that; its wall time is not calls
+over concurrency but stage rounds: a candidate's calls go out one batch after another,
+each answered within the provider's 24-hour window.
 """
 
 from __future__ import annotations
@@ -166,6 +171,15 @@ def render_estimate(report: dict[str, Any]) -> str:
         lines.append("cost: unknown without prices (USD per million input and output tokens)")
     lines.append(f"{'wall time':10}  {iv('wall_time_s', '{:,.1f}'):>30} s at concurrency "
                  f"{report['concurrency']}")
+    batch = report.get("batch")
+    if batch:
+        cost = batch["cost_usd"]
+        price = ("" if cost is None else
+                 f"{cost['value']:,.4f} [{cost['low']:,.4f} .. {cost['high']:,.4f}] USD "
+                 f"(at {batch['discount']:g} x the live price); ")
+        lines.append(f"{'as batches':10}  {price}up to {batch['rounds_per_generation']} "
+                     f"stage rounds per generation, each answered within "
+                     f"{batch['window_hours']} h (at most {batch['worst_case_hours']:,} h)")
     return "\n".join(lines)
 
 
@@ -208,14 +222,24 @@ def stored_rows(path: str | Path) -> list[PilotRow]:
 
 def estimate(rows: Sequence[PilotRow], *, seeds: int, generations: int, concurrency: int,
              prices: tuple[float, float] | None = None, seed: int = 0,
-             source: str = "pilot") -> dict[str, Any]:
+             source: str = "pilot", batch_discount: float = 0.5) -> dict[str, Any]:
     """The projection as `evolviz estimate --json` prints it: `project` plus where the
-    rows came from and what the pilot itself spent."""
+    rows came from, what the pilot itself spent, and the same run in batch mode."""
     if generations < 1:
         raise ConfigError("must be >= 1", field="generations")
     report = project(rows, seeds=seeds, generations=generations, concurrency=concurrency,
                      prices=prices, seed=seed)
     report["source"] = source
+    rounds = max(sum(r.calls.values()) for r in rows)
+    cost = report["projection"].get("cost_usd")
+    report["batch"] = {
+        "discount": batch_discount,
+        "cost_usd": None if cost is None else {k: v * batch_discount
+                                               for k, v in cost.items()},
+        "rounds_per_generation": rounds,
+        "window_hours": 24,
+        "worst_case_hours": generations * rounds * 24,
+    }
     report["pilot_tokens"] = {"prompt": sum(sum(r.prompt.values()) for r in rows),
                               "completion": sum(sum(r.completion.values()) for r in rows)}
     return report
