@@ -15,7 +15,7 @@ from ..calls import CallResult
 from .extract import binaryish
 from .gain import stems
 from .ids import RuleId
-from .patterns import find_asks_for_input, find_refusal, is_error_page
+from .patterns import find_asks_for_input, find_no_answer, find_refusal, is_error_page
 from .text import content_words, word_count
 from .verdict import RuleConfig, Verdict
 
@@ -60,6 +60,10 @@ def answer_refusal(answer: str, max_words: int = 80) -> Verdict:
         if asks:
             return Verdict(rule, False, f"the answer asks for input instead: {asks!r}",
                            {"cause": "asks_for_input", "matched": asks, "words": n})
+        none = find_no_answer(answer)
+        if none:
+            return Verdict(rule, False, f"the answer gives no answer: {none!r}",
+                           {"cause": "no_answer", "matched": none, "words": n})
     return Verdict(rule, True, "no refusal and no request for input", {"words": n})
 
 

@@ -39,13 +39,16 @@ _PREAMBLE_RE = re.compile(
     r"^\W*(?:sure|certainly|of course|absolutely|okay|ok|alright|all right|great|got it|"
     r"no problem|happy to help|here(?:'s| is| are| it is| you go)|below is|the following is|"
     r"i(?:'ve| have) (?:rewritten|revised|made|created)|"
+    r"i(?:'ll| will) (?:make|rewrite|add|turn|give)|let me (?:make|rewrite|add)|"
+    r"to make (?:this|it) (?:harder|more)|"
     r"claro|por supuesto|aquí tienes|aquí está|natürlich|gerne|hier ist|bien sûr|voici|"
-    r"конечно|вот)\b|^\W*(?:当然|好的|以下是|这是|もちろん|はい|以下は)", _I)
+    r"конечно|вот)\b|"
+    r"^\W*(?:当然|好的|以下是|这是|もちろん|はい|以下は|물론|네[,!]|다음은|여기)", _I)
 _INTERJECTION_RE = re.compile(r"^\s*(?:sure|certainly|of course|absolutely|okay|ok|alright|"
                               r"all right|great|no problem)\s*[!.,]\s+(?=\S)", _I)
 _PREAMBLE_TOPIC = re.compile(r"\b(?:version|prompt|task|instruction|rewrite|rewritten|"
                              r"harder|revised|challenging|complex|one|versión|tarea|aufgabe|"
-                             r"tâche|задача|версия)\b|任务|版本|タスク", _I)
+                             r"tâche|задача|версия)\b|任务|版本|タスク|버전|작업|과제", _I)
 _TRAILER_RE = re.compile(
     r"^\W*(?:explanation|note|notes|changes(?: made)?|rationale|reasoning|what changed|"
     r"why (?:this|it) is (?:harder|more)|in this (?:version|rewrite|rewritten)|"
@@ -162,9 +165,19 @@ def _unjson(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+_CLOSING_CHATTER = re.compile(
+    r"(?:^|(?<=[.!?])\s+)(?:let me know|i hope (?:this|that)|hope this helps|feel free to|"
+    r"happy to (?:adjust|help|make)|(?:do )?you want me to|would you like (?:me to|it)|"
+    r"tell me if)\b[^\n]*$", re.I)
+
+
 def _trailing_notes(text: str, removed: list[str]) -> str:
     """Bracketed notes after the task about what was changed: "(Note: adds a limit)",
     "[Added: one constraint]", "【...】". A bracket that is part of the task stays."""
+    chatter = _CLOSING_CHATTER.search(text)
+    if chatter and text[:chatter.start()].strip():
+        removed.append(chatter.group(0).strip())
+        text = text[:chatter.start()].rstrip()
     while True:
         m = _TRAILING_NOTE.search(text)
         if m is None or not re.search(_NOTE_WORDS, m["note"], re.I):

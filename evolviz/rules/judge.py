@@ -75,8 +75,20 @@ def read_equality(raw: str | None) -> tuple[str, str, str]:
             return "equal", "json", value
         if value in ("not_equal", "not equal", "different", "false", "no"):
             return "not_equal", "json", value
-    if isinstance(data, dict) and isinstance(data.get("equal"), bool):
-        return ("equal" if data["equal"] else "not_equal"), "json", str(data["equal"])
+    if isinstance(data, dict):
+        for key in ("equal", "same", "is_equal", "identical"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip().lower() in ("true", "yes", "false",
+                                                                      "no"):
+                value = value.strip().lower() in ("true", "yes")
+            if isinstance(value, bool):
+                return ("equal" if value else "not_equal"), "json", f"{key}: {value}"
+        for key in ("result", "decision", "judgement", "judgment", "label"):
+            value = str(data.get(key, "")).strip().lower()
+            if value in ("equal", "same"):
+                return "equal", "json", value
+            if value in ("not_equal", "not equal", "different"):
+                return "not_equal", "json", value
     return read_equality_text(re.sub(r"[*_`#>\"“”]+", " ", text))
 
 

@@ -45,11 +45,14 @@ _SAME_OTHER = (r"iguales|igual|idénticas?|idénticos?|equivalentes|la misma(?: 
                r"lo mismo|gleich|identisch|dieselben?|dasselbe|identiques?|pareilles?|"
                r"les mêmes|la même(?: tâche)?|équivalentes?|одинаковы[ея]?|одинаковые|"
                r"идентичны|равны|одно и то же|相同|一样|一樣|等同|同じ|متساويتان|متطابقتان|"
-               r"نفس المهمة|समान|एक जैसे|एक ही")
+               r"نفس المهمة|समान|एक जैसे|एक ही|같습니다|같다|동일합니다|동일하다|hetzelfde|gelijk|"
+               r"aynı|aynıdır|takie same|identyczne|uguali|identici|lo stesso|iguais|o mesmo|"
+               r"giống nhau|sama saja|identik")
 _DIFF_OTHER = (r"diferentes?|distint[ao]s?|verschieden|unterschiedlich|ungleich|"
                r"différent(?:e|es|s)?|distinct(?:e|es|s)?|разные|различны|различаются|"
                r"отличаются|不同|不一样|不一樣|不相同|異なる|違う|異なります|違います|"
-               r"مختلفتان|مختلفة|مختلف|अलग|भिन्न")
+               r"مختلفتان|مختلفة|مختلف|अलग|भिन्न|다릅니다|다르다|서로 다르|verschillend|"
+               r"anders|farklı|farklıdır|różne|różnią się|diversi|diverse|khác nhau|berbeda")
 _NEG = r"(?:not|n't|never|no longer|nicht|kein|keine|no|pas|ne|не|нет|ليست|ليس|لا|नहीं|不是|并不)"
 _TERM = rf"(?P<same>{_SAME_EN}|{_SAME_OTHER})|(?P<diff>{_DIFF_EN}|{_DIFF_OTHER})"
 # Edges that also work for Han and kana, which have no spaces to mark a word.
@@ -64,8 +67,10 @@ _SUBJECT = (r"(?:they|these|those|(?:these|those|the) (?:two )?(?:tasks|prompts|
             r"version)|the (?:tasks|prompts|instructions)|it|this|b)")
 _COPULA = (r"(?:\s+(?:is|are|was|were|seems?(?: to be)?|appears?(?: to be)?|looks? to be|"
            r"remains?|would be|will be)|'re|'s|\s+(?:is|are|was|were)(?=n't))")
+# A verdict qualified away ("identical except that B adds a limit") states none.
 _AFTER = (rf"(?!\s+(?:in|on|regarding|as to|when it comes to|with respect to|"
-          rf"except for|apart from|aside from)\s+(?:its |their |the )?{_ASPECT}\b)")
+          rf"except for|apart from|aside from)\s+(?:its |their |the )?{_ASPECT}\b)"
+          rf"(?!,?\s+(?:except|apart from|aside from|other than|but for|save for)\b)")
 _STATEMENT = re.compile(
     rf"{_L}{_SUBJECT}{_COPULA}(?P<neg>n't\s+|\s+{_NEG}\s+|\s+)(?:\s*{_ADV})(?:{_TERM}){_R}"
     rf"{_AFTER}"
@@ -77,6 +82,8 @@ _STATEMENT = re.compile(
     rf"differences?{_R}"
     rf"|(?:would|do|can|could)\s*(?P<cneg>not|n't)?\s+(?:call|consider)\s+(?:them|these|"
     rf"the two(?: tasks)?|task b|it)\s+{_ADV}(?P<cterm>{_SAME_EN}|{_DIFF_EN}){_R}"
+    rf"|{_L}makes?\s+(?:them|task b|b|the two(?: tasks)?|it)\s+{_ADV}"
+    rf"(?P<mterm>{_SAME_EN}|{_DIFF_EN}){_R}"
     rf"|{_L}i(?:'d| would)?\s+(?:say|call it|conclude|judge)\s+(?:that\s+)?(?:they(?:'re| are)"
     rf"\s+|it(?:'s| is)\s+)?(?P<sneg>not\s+)?{_ADV}(?P<sterm>{_SAME_EN}|{_DIFF_EN}){_R}"
     rf"|{_L}{_SUBJECT}\s+(?:asks?|requests?|wants?)\s+(?:for\s+)?{_ADV}"
@@ -133,6 +140,9 @@ def _statements(text: str) -> list[tuple[str, str]]:
             found.append(("equal" if m["nodiff"] else "not_equal", words))
         elif "differ" in words.lower() and m["same"] is None and m["diff"] is None:
             same = bool(m["dneg"]) or bool(m["only"])
+            found.append(("equal" if same else "not_equal", words))
+        elif m["mterm"]:
+            same = re.fullmatch(_SAME_EN, m["mterm"], _I) is not None
             found.append(("equal" if same else "not_equal", words))
         elif m["sterm"]:
             same = re.fullmatch(_SAME_EN, m["sterm"], _I) is not None

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ASKS_FOR_INPUT", "REFUSAL", "find_asks_for_input", "find_refusal", "is_error_page"]
+__all__ = ["ASKS_FOR_INPUT", "REFUSAL", "find_asks_for_input", "find_no_answer", "find_refusal",
+           "is_error_page"]
 
 _I = re.IGNORECASE
 _ACT = (r"(?:help|assist|comply|fulfil+|provide|create|write|rewrite|generate|complete|"
@@ -32,6 +33,15 @@ REFUSAL = [re.compile(p, _I) for p in (
     r"^\W*(?:that|this) (?:is not something|isn't something) i can\b",
     r"^\W*i (?:do not|don't) have (?:access|the ability|enough information)\b",
     r"^\W*i(?:'?d| would) (?:rather|prefer) not\b",
+    r"\bi(?:'ll| will)? (?:have to|must|need to) pass on (?:this|that|it)\b|"
+    r"^\W*(?:that'?s|this is) (?:a request|something) i(?:'ll| will)? (?:have to|must) "
+    r"pass on\b",
+    r"^\W*(?:üzgünüm|maalesef)\b|yardımcı olamam",
+    r"^\W*(?:helaas|het spijt me)\b|^\W*sorry,? (?:dat|ik) kan ik niet|ik kan (?:je |u )?"
+    r"(?:daar )?niet (?:mee )?helpen",
+    r"^\W*przepraszam\b|nie mogę (?:pomóc|tego zrobić|odpowiedzieć)",
+    r"^\W*xin lỗi\b|tôi không thể (?:giúp|trả lời|làm)",
+    r"^\W*maaf\b[^.]{0,40}\b(?:tidak bisa|tidak dapat)|saya tidak (?:bisa|dapat) membantu",
     r"^\W*(?:however|but|sadly),?\s+i\s+(?:can\s*not|can't|cannot|won't|will not|am unable "
     r"to|am not able to)\b",
     r"^\W*i'?m (?:not (?:going|allowed|permitted|able)|unable) to\b",
@@ -112,6 +122,11 @@ ASKS_FOR_INPUT = [re.compile(p, _I) for p in (
     r"\bthere(?:'s| is) no (?:text|passage|code|data|table|list|input|sentence|paragraph|"
     r"article|document|file|image)s? (?:provided|given|attached|included|here)\b",
     r"\bwhich (?:one|text|passage|sentence|list|paragraph|file|document) (?:do|would|are) you\b",
+    r"\b(?:which|what) (?:\w+ ){0,3}(?:do|did|does|are|were|would|should) you (?:have|use|own|"
+    r"mean|need|want|prefer|like|have in mind)\b",
+    r"\bproszę (?:podać|przesłać|wkleić|udostępnić)|\b(?:kun je|kunt u) (?:\w+ ){0,4}"
+    r"(?:geven|delen|sturen|plakken)\b|\blütfen (?:\w+ ){0,3}(?:paylaşın|verin|gönderin|"
+    r"belirtin)|\btolong (?:berikan|kirimkan|sebutkan)|\bvui lòng (?:cung cấp|gửi)",
     r"\bpor favor,? (?:comparte|indica|especifica|proporciona)",
     r"\bpoderia (?:fornecer|compartilhar)\b|\bpor favor,? (?:forneça|envie|compartilhe)",
     r"\bpotresti (?:fornire|condividere|indicare)\b|\bper favore,? (?:fornisci|indica)",
@@ -146,9 +161,32 @@ def _opening(text: str, limit: int) -> str:
     return head[:limit]
 
 
+_AS_AN_AI = re.compile(r"^\W*as an? (?:ai|artificial intelligence|language model|large "
+                       r"language model|llm|ai language model|ai assistant|assistant)", _I)
+# "As an AI, I don't own a fridge, but here is how..." goes on to answer.
+_GOES_ON = re.compile(r"^[^.!?\n]*\b(?:but|however|that said|here is|here's|here are)\b",
+                      _I)
+_NO_ANSWER = re.compile(
+    r"^\W*(?:n/?a|none|nothing|no answer|see (?:above|below)|i don'?t know|not sure|no idea|"
+    r"i'?m not sure|unknown|tbd|to be determined|(?:good|great|interesting) question|"
+    r"let me think(?: about (?:it|that|this))?|hmm+)\b[^.!?\n]{0,40}[.!?…]*\s*"
+    r"(?:(?:let me think(?: about (?:it|that|this))?|i'?ll think about it)[.!?…]*)?\W*$", _I)
+
+
 def find_refusal(text: str) -> str | None:
     """The words that make `text` read as a refusal, looking at its opening only."""
-    return _first(REFUSAL, _opening(text, 300))
+    head = _opening(text, 300)
+    found = _first(REFUSAL, head)
+    if found and _AS_AN_AI.match(head) and _GOES_ON.match(head):
+        return None
+    return found
+
+
+def find_no_answer(text: str) -> str | None:
+    """A reply that is no answer at all: "N/A", "See above.", "I don't know.", "Good
+    question! Let me think about that." (all of it, not the opening of a longer reply)."""
+    m = _NO_ANSWER.match(text.strip().replace("\u2019", "'"))
+    return m.group(0).strip() if m else None
 
 
 def find_asks_for_input(text: str) -> str | None:
