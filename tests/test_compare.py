@@ -110,3 +110,51 @@ def test_compare_refuses_a_missing_store_and_half_a_price(tmp_path, seeds_file, 
     assert r.returncode == 2 and "nope.db: no such run store" in r.stderr
     r = run_cli("compare", str(good), str(good), "--price-in", "1")
     assert r.returncode == 2 and "--price-out" in r.stderr
+
+
+class _EchoingJudge:
+    """The scripted LLM, except for a broken deepening template (its line against naming
+    the markers removed): its rewrites come back behind the template's "#Harder Task#"
+    marker, the parent with nothing added but a "Thanks."; and the judge, shown such a
+    rewrite, only echoes it behind the marker, stating no verdict. Read by its words, that
+    reply once passed every broken candidate ("Harder" read as "not equal")."""
+
+    def __init__(self) -> None:
+        from evolviz.testing.evol_responder import EvolResponder, prompt_kind
+
+        self.inner, self.kind = EvolResponder(p_copy_marker=0, p_identical=0, p_empty=0,
+                                              p_equal=0, p_sorry=0, p_stopwords=0), prompt_kind
+
+    def __call__(self, request):
+        user = str(request["messages"][-1]["content"])
+        first = str(request["messages"][1]["content"]) if len(request["messages"]) > 1 else user
+        kind = self.kind(request)
+        if kind == "rewrite" and "asking for more depth" in user and "Do not mention" not in user:
+            parent = user.split("#Original Task#")[1].split("#Harder Task#")[0].strip()
+            return f"#Harder Task# {parent} Thanks."
+        if kind.startswith("equality") and "Thanks." in first.split("Task B:")[-1]:
+            return "#Harder Task# " + first.split("Task B:")[1].split("Answer with")[0].strip()
+        return self.inner(request)
+
+
+def test_compare_flags_a_broken_template_whose_judge_echoes_it(tmp_path, seeds_file):
+    from evolviz.testing import FakeOpenAIServer
+
+    seeds = seeds_file(80)
+    with FakeOpenAIServer(_EchoingJudge()) as server:
+        good = _run(seeds, tmp_path / "good.db", server, "--no-structured-judge")
+        broken_dir = tmp_path / "broken"
+        broken_dir.mkdir()
+        from conftest import ROOT
+
+        text = (ROOT / "evolviz" / "templates" / "chat" / "deepening.toml").read_text()
+        # The broken edit: the instruction not to mention the markers is gone.
+        text = "\n".join(x for x in text.splitlines() if "Do not mention" not in x)
+        (broken_dir / "deepening.toml").write_text(text + "\n")
+        broken = _run(seeds, tmp_path / "broken.db", server, "--no-structured-judge",
+                      "--templates", str(broken_dir))
+    report = _compare(good, broken)
+    flagged = {s["name"] for s in report["significant"] if s["kind"] == "operator"}
+    assert flagged == {"deepening"}
+    deepening = next(t for t in report["tests"] if t["name"] == "deepening")
+    assert deepening["b"]["value"] < 0.1 < 0.5 < deepening["a"]["value"]
