@@ -3,14 +3,15 @@
     python benchmarks/bench_panel_draw.py [--quick] [--repeats N] [--sizes 2000,20000]
 
 Starts its own JupyterLab (``tests/browser/harness.py``), opens a generated notebook in
-Debian's chromium (headless, software WebGL) and drives `evolviz.panel.mapview.MapView` there:
+Debian's chromium (headless, software WebGL) and drives
+`evolviz.panel.scatter_map.ScatterMap` there:
 the notebook shows the map (one jupyter-scatter plot) as the panel does, and a tiny
 anywidget "probe" through which the page asks the kernel to act. The map is a stub
 (`evolviz.testing.stub_map.StubMap`: synthetic blobs, labels and texts; the benchmark is
 about drawing, not t-SNE). Per map size and repeat:
 
-- first draw: the kernel stamps t0 (``time.time()``) and calls ``MapView.set_map``;
-- redraw after a generation: t0, then ``MapView.add`` of 64 new candidates (a new
+- first draw: the kernel stamps t0 (``time.time()``) and calls ``ScatterMap.set_map``;
+- redraw after a generation: t0, then ``ScatterMap.add`` of 64 new candidates (a new
   generation each time, as a Step does), which sends every point again.
 
 "Drawn" is the first WebGL ``gl.POINTS`` draw call, after t0, whose count is exactly the
@@ -59,10 +60,11 @@ import jscatter
 import numpy as np
 from IPython.display import display
 
-from evolviz.panel.mapview import MapView, Placed
+from evolviz.maps.population import Placed
+from evolviz.panel.scatter_map import ScatterMap
 from evolviz.testing.stub_map import StubMap, synthetic_texts
 
-mv = MapView()
+mv = ScatterMap()
 rng = np.random.default_rng(1)
 
 
@@ -77,19 +79,19 @@ def handle(cmd):
     if cmd["cmd"] == "map":
         # A new map each time: the same points again would not even be sent.
         refmap = StubMap(cmd["n"], seed=cmd["seed"])
-        mv.layers.clear()
+        mv.population.clear()
         t0 = time.time() * 1000
         mv.set_map(refmap, [f"seed {i}" for i in range(8)], [f"s{i}" for i in range(8)])
     else:
-        g = max(mv.layers, default=0) + 1
+        g = max(mv.population.layers, default=0) + 1
         ids = [f"g{g}-{i}" for i in range(cmd["n"])]
-        coords, clusters = mv.refmap.place(ids)
+        coords, clusters = mv.population.refmap.place(ids)
         placed = Placed(g, ids, synthetic_texts(rng, len(ids)), coords, clusters,
                         np.zeros((len(ids), 8), np.float32))
         t0 = time.time() * 1000
         mv.add(placed)
     probe.send({"nonce": cmd["nonce"], "t0": t0, "t1": time.time() * 1000,
-                "points": int(len(mv._frame))})
+                "points": int(len(mv.drawn))})
 
 
 def on_msg(_widget, content, _buffers):

@@ -162,8 +162,8 @@ async def test_map_holds_reference_seed_and_new_points(server, tmp_path):
     ex = explorer(server, tmp_path, maps=True, references=REFDATA, reference_sample=100)
     await ex.wait_for_map()
     await press(ex, "step")
-    view = ex.maps.view
-    counts = view.point_counts()
+    view = ex.maps.scatter
+    counts = ex.maps.population.point_counts()
     accepted = ex.store.count_generation(1).accepted
     rejected = sum(c.status == "rejected" and bool(c.instruction)
                    for c in ex.store.candidates())
@@ -171,18 +171,19 @@ async def test_map_holds_reference_seed_and_new_points(server, tmp_path):
     assert counts["rejected"] == rejected > 0
     # Every point is in the one binary buffer the browser draws (no sample); the rejected
     # are hidden until the map is coloured by status or rule.
-    assert view.scatter.widget.points.shape[0] == 200 + 8 + accepted + rejected
-    assert len(view.scatter.widget.filter) == 200 + 8 + accepted
+    assert view.plot.widget.points.shape[0] == 200 + 8 + accepted + rejected
+    assert len(view.plot.widget.filter) == 200 + 8 + accepted
     ex.maps.colour.value = "rule"
-    assert view.scatter.widget.filter is None
-    rules = set(view.frame()["rule"].cat.categories) - {"reference", "seed", "accepted"}
+    assert view.plot.widget.filter is None
+    rules = set(ex.maps.population.frame()["rule"].cat.categories) - {
+        "reference", "seed", "accepted"}
     assert rules == {c.rejected_by for c in ex.store.candidates()
                      if c.status == "rejected" and c.instruction}
     ex.maps.colour.value = "source"
-    assert all(fig.data for fig in view.charts.values())  # each chart was drawn
+    assert all(fig.data for fig in ex.maps.charts.figures.values())  # each chart was drawn
     # Charts keep their current state for a reloaded page, not the empty first display.
-    assert all(fig._widget_data == fig._data for fig in view.charts.values())
-    frame = view.frame()
+    assert all(fig._widget_data == fig._data for fig in ex.maps.charts.figures.values())
+    frame = ex.maps.population.frame()
     # Clicking a new point selects its card; a lasso filters the list; the slider replays.
     new_ids = list(frame.loc[frame["kind"] == "evolved", "id"])
     view.select_points(new_ids[:1])
@@ -192,9 +193,9 @@ async def test_map_holds_reference_seed_and_new_points(server, tmp_path):
     view.select_points([])
     assert "ids" not in ex.widget.query and ex.widget.page["total"] == 8
     ex.maps.slider.value = 0
-    assert len(view.scatter.widget.filter) == 200 + 8
+    assert len(view.plot.widget.filter) == 200 + 8
     ex.maps.slider.value = 1
-    assert len(view.scatter.widget.filter) == 200 + 8 + accepted
+    assert len(view.plot.widget.filter) == 200 + 8 + accepted
 
 
 async def test_a_map_selection_filters_the_list_by_id(server, tmp_path):
@@ -233,14 +234,14 @@ async def test_a_stored_run_is_placed_whole_in_batches_with_progress(server, tmp
     notes: list[str] = []
     again.maps.note.observe(lambda ch: notes.append(ch["new"]), "value")
     await again.wait_for_map()
-    counts = again.maps.view.point_counts()
+    counts = again.maps.population.point_counts()
     assert counts["gen"] == accepted  # every accepted, no sample
     placed = accepted + counts["rejected"]  # and every rejected with an instruction
     assert counts["rejected"] == sum(c.status == "rejected" and bool(c.instruction)
                                      for c in again.store.candidates())
     progress = [n for n in notes if n.startswith("placing the run's points")]
     assert progress and progress[-1].endswith(f"{placed}/{placed}"), notes
-    assert again.maps.view.scatter.widget.points.shape[0] == 200 + 8 + placed
+    assert again.maps.scatter.plot.widget.points.shape[0] == 200 + 8 + placed
 
 
 def _outcomes(store):
@@ -391,8 +392,9 @@ async def test_a_revision_loop_stops_and_waits_for_no_run(server, tmp_path):
 async def test_the_charts_overlay_the_compared_run_and_clear_again(server, tmp_path):
     """After a comparison the charts show B dashed beside A, in the same colour per
     operator, and rejections as A's stack beside B's for each generation."""
+    from evolviz.maps import Population
+    from evolviz.panel.charts import Charts
     from evolviz.panel.compare_view import comparison
-    from evolviz.panel.mapview import MapView
 
     from conftest import broken_mutation
 
@@ -401,14 +403,14 @@ async def test_the_charts_overlay_the_compared_run_and_clear_again(server, tmp_p
                  store=tmp_path / "b.db", templates=broken_mutation(tmp_path / "broken"))
     await a.run(2)
     await b.run(1)
-    view = MapView()
-    view.update_charts(a.store)
-    alone = {t.name for t in view.charts["acceptance"].data}
+    view = Charts()
+    view.update(a.store, Population())
+    alone = {t.name for t in view.figures["acceptance"].data}
     assert alone and not any(n.endswith(("(A)", "(B)")) for n in alone)
 
     view.overlay("b.db", comparison(a.store, b.store_path)[1])
-    view.update_charts(a.store)
-    acc = {t.name: t for t in view.charts["acceptance"].data}
+    view.update(a.store, Population())
+    acc = {t.name: t for t in view.figures["acceptance"].data}
     ops_a = {n[:-4] for n in acc if n.endswith(" (A)")}
     ops_b = {n[:-4] for n in acc if n.endswith(" (B)")}
     assert ops_a == alone and ops_b
@@ -416,16 +418,16 @@ async def test_the_charts_overlay_the_compared_run_and_clear_again(server, tmp_p
         assert acc[f"{op} (A)"].line.color == acc[f"{op} (B)"].line.color
         assert acc[f"{op} (A)"].line.dash == "solid" and acc[f"{op} (B)"].line.dash == "dash"
         assert list(acc[f"{op} (B)"].x) == [1]  # B ran one generation, A two
-    bars = view.charts["rejections"].data
+    bars = view.figures["rejections"].data
     assert bars and all(list(t.x[1]) == ["A", "B"] * (len(t.x[1]) // 2) for t in bars)
     by_rule = {t.name: dict(zip(zip(t.x[0], t.x[1], strict=True), t.y, strict=True))
                for t in bars}
     # The broken mutation template's echoes are rule 4's: B has more of them in gen 1.
     copied = by_rule["copied_prompt_wording"]
     assert copied[("1", "B")] > copied[("1", "A")]
-    assert "B: b.db" in view.charts["difficulty"].layout.title.text
+    assert "B: b.db" in view.figures["difficulty"].layout.title.text
 
     view.overlay(None)
-    view.update_charts(a.store)
-    assert {t.name for t in view.charts["acceptance"].data} == alone
-    assert "B:" not in view.charts["acceptance"].layout.title.text
+    view.update(a.store, Population())
+    assert {t.name for t in view.figures["acceptance"].data} == alone
+    assert "B:" not in view.figures["acceptance"].layout.title.text

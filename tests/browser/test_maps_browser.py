@@ -150,11 +150,11 @@ BIG = 250_000
 BIG_NB = """
 import time
 from IPython.display import display
-from evolviz.panel.mapview import MapView
+from evolviz.panel.scatter_map import ScatterMap
 from evolviz.testing.stub_map import StubMap
 
 refmap = StubMap({n})
-mv = MapView()
+mv = ScatterMap()
 t0 = time.time()
 mv.set_map(refmap, [f"seed {{i}}" for i in range(8)], [f"s{{i}}" for i in range(8)])
 print("T0", t0 * 1000, "kernel_s", time.time() - t0)
