@@ -50,6 +50,7 @@ function evidenceNode(detail) {
     el("dt", { text: key }), el("dd", { text: evidenceText(value) })]));
 }
 
+/** @param {import("./protocol.js").CandidateDetail} c */
 export function renderCard(c, actions) {
   if (!c || !c.id) return el("div", { class: "evz-card evz-empty", text: "Select a candidate to see its prompts, responses and verdicts." });
   const rejection = (c.verdicts || []).find((v) => !v.passed);
@@ -80,6 +81,7 @@ export function renderCard(c, actions) {
       el("button", { class: "evz-btn", text: "Debug this operator's template", onclick: () => actions.template(c.operator, c.id) })));
 }
 
+/** @param {import("./protocol.js").LineageStepState[]} steps */
 export function renderLineage(steps) {
   if (!steps || !steps.length) return el("div", { class: "evz-empty", text: "Pick a candidate and press “Lineage of this seed”." });
   return el("ol", { class: "evz-lineage" }, steps.map((s) => el("li", { class: `evz-${s.status}`, dataset: { id: s.id } },

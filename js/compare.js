@@ -1,6 +1,7 @@
 // The Compare tab: this run (A) against another stored run (B), with evolviz compare's
 // numbers. Python computes everything; this only draws it (as text, like every view).
 import { el, clear } from "./dom.js";
+import { createSender } from "./protocol.js";
 
 const pct = (v) => (v === null || v === undefined ? "–" : `${(100 * v).toFixed(1)}%`);
 const interval = (d) => (d && d.value !== null ? `${pct(d.value)} [${pct(d.low)}, ${pct(d.high)}]` : "–");
@@ -12,6 +13,7 @@ function table(head, rows) {
     el("tbody", {}, rows));
 }
 
+/** @param {import("./protocol.js").Comparison} r */
 function renderReport(r) {
   if (!r || !r.a) return el("p", { class: "evz-meta", text: "Give the path of another run store (made by evolviz run or a panel) to compare this run (A) with it (B); the charts below the panel then show B dashed beside A." });
   const side = (label, s) => el("div", { text: `${label}: ${s.store} · ${s.candidates} candidates, ${s.accepted} accepted, acceptance ${interval(s.acceptance)}` });
@@ -36,9 +38,10 @@ function renderReport(r) {
 }
 
 export function createCompare(model) {
+  const send = createSender(model);
   const path = el("input", { class: "evz-input evz-compare-path", placeholder: "other run store, e.g. runs/b.db", "aria-label": "run store to compare with", spellcheck: "false" });
-  const go = el("button", { class: "evz-btn evz-compare-go", text: "Compare", onclick: () => model.send({ action: "compare", path: path.value.trim() }) });
-  const clearBtn = el("button", { class: "evz-btn evz-compare-clear", text: "Clear", title: "clear the comparison and the charts' overlay", onclick: () => model.send({ action: "compare_clear" }) });
+  const go = el("button", { class: "evz-btn evz-compare-go", text: "Compare", onclick: () => send("COMPARE", { path: path.value.trim() }) });
+  const clearBtn = el("button", { class: "evz-btn evz-compare-clear", text: "Clear", title: "clear the comparison and the charts' overlay", onclick: () => send("COMPARE_CLEAR") });
   const box = el("div", { class: "evz-compare-box" });
   const here = el("div", { class: "evz-meta evz-compare-a" });
   const drawHere = () => { const store = (model.get("status") || {}).store || ""; here.textContent = `A: this run, ${store}`; here.dataset.store = store; };

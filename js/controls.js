@@ -1,17 +1,21 @@
 // Run controls and settings. Settings are edited here and applied by Python between
 // generations; nothing here holds an API key (the key stays in the kernel's environment).
 import { el, clear, fmt } from "./dom.js";
+import { createSender } from "./protocol.js";
 
+/** @param {import("./protocol.js").AnyModel} model */
 export function createControls(model) {
+  const send = createSender(model);
   const runN = el("input", { class: "evz-input evz-num", type: "number", min: 1, value: 3, "aria-label": "generations to run" });
-  const stepBtn = el("button", { class: "evz-btn evz-primary evz-step", text: "Step", title: "evolve one generation", onclick: () => model.send({ action: "step" }) });
-  const runBtn = el("button", { class: "evz-btn evz-run", text: "Run", onclick: () => model.send({ action: "run", n: Number(runN.value) || 1 }) });
-  const stopBtn = el("button", { class: "evz-btn evz-stop", text: "Stop", title: "stop after the calls in flight; the run resumes where it stopped", onclick: () => model.send({ action: "stop" }) });
+  const stepBtn = el("button", { class: "evz-btn evz-primary evz-step", text: "Step", title: "evolve one generation", onclick: () => send("STEP") });
+  const runBtn = el("button", { class: "evz-btn evz-run", text: "Run", onclick: () => send("RUN", { n: Number(runN.value) || 1 }) });
+  const stopBtn = el("button", { class: "evz-btn evz-stop", text: "Stop", title: "stop after the calls in flight; the run resumes where it stopped", onclick: () => send("STOP") });
   const status = el("div", { class: "evz-status" });
   const bar = el("div", { class: "evz-progress-fill" });
   const settingsBox = el("div", { class: "evz-settings" });
 
   function renderStatus() {
+    /** @type {import("./protocol.js").Status} */
     const s = model.get("status") || {};
     const running = !!s.running;
     stepBtn.disabled = running;
@@ -29,7 +33,7 @@ export function createControls(model) {
       el("span", { text: `cost $${fmt(s.cost, 4)}` }),
       el("span", { class: "evz-meta", text: `${s.endpoint || ""}` }),
     );
-    if (s.budget) status.append(el("span", { class: `evz-budget ${/reached/.test(s.budget) ? "evz-bad" : ""}`, text: s.budget }));
+    if (s.budget_set) status.append(el("span", { class: `evz-budget ${s.budget_reached ? "evz-bad" : ""}`, text: s.budget }));
     if (s.message) status.append(el("div", { class: `evz-message-line ${s.error ? "evz-bad" : ""}`, text: s.message }));
     bar.style.width = `${s.pool_size ? Math.min(100, (100 * (s.done || 0)) / s.pool_size) : 0}%`;
   }
@@ -37,6 +41,7 @@ export function createControls(model) {
   function field(label, input) { return el("label", { class: "evz-field" }, el("span", { text: label }), input); }
 
   function renderSettings() {
+    /** @type {import("./protocol.js").SettingsForm} */
     const st = model.get("settings") || {};
     clear(settingsBox);
     const set = (patch) => { model.set("settings", { ...model.get("settings"), ...patch }); model.save_changes(); };
@@ -64,7 +69,7 @@ export function createControls(model) {
         field("endpoint", text("base_url")), field("model", text("model"))),
       el("div", { class: "evz-label", text: "elimination rules" }), rules,
       el("div", { class: "evz-row-flex" }, field("rule 2: “sorry” under N words", num("sorry_max_words")), field("rule 4: copied run of N words", num("copied_ngram")),
-        el("button", { class: "evz-btn evz-reapply", text: "Re-apply rules 2–4 to the whole run (no LLM calls)", onclick: () => model.send({ action: "reapply" }) })),
+        el("button", { class: "evz-btn evz-reapply", text: "Re-apply rules 2–4 to the whole run (no LLM calls)", onclick: () => send("REAPPLY") })),
       el("label", { class: "evz-check" },
         el("input", { type: "checkbox", class: "evz-judge-difficulty", checked: st.judge_difficulty ? true : undefined, onchange: (e) => set({ judge_difficulty: e.target.checked }) }),
         el("span", { text: "rate accepted instructions' difficulty 1–10 with the judge (one more call each)" })),

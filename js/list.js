@@ -24,6 +24,7 @@ export function createList(model, onSelect) {
   }
 
   function render() {
+    /** @type {import("./protocol.js").PageState} */
     const page = model.get("page") || {};
     state.total = page.total || 0;
     if (page.reset) state.rows.clear();

@@ -3,6 +3,7 @@
 // fails less. Python runs the loop; this shows each step's numbers and template diff as it
 // is recorded (all as text: proposals are LLM output).
 import { el, clear } from "./dom.js";
+import { createSender } from "./protocol.js";
 
 const pct = (v) => `${Math.round(100 * v)}%`;
 
@@ -42,6 +43,7 @@ function renderStep(h, load) {
 }
 
 export function createRevision(model, { current, useTemplate }) {
+  const send = createSender(model);
   const steps = el("input", { class: "evz-input evz-num evz-rev-steps", type: "number", min: 1, max: 10, value: 3, "aria-label": "revision steps" });
   const dev = el("input", { class: "evz-input evz-num evz-rev-dev", type: "number", min: 2, value: 8, "aria-label": "dev seeds" });
   const go = el("button", { class: "evz-btn evz-suggest", text: "Suggest a revision" });
@@ -51,11 +53,12 @@ export function createRevision(model, { current, useTemplate }) {
 
   go.addEventListener("click", () => {
     const template = current();
-    if (template) model.send({ action: "template_suggest", template, steps: Number(steps.value), dev: Number(dev.value) });
+    if (template) send("TEMPLATE_SUGGEST", { template, steps: Number(steps.value), dev: Number(dev.value) });
   });
-  stop.addEventListener("click", () => model.send({ action: "template_suggest_stop" }));
+  stop.addEventListener("click", () => send("TEMPLATE_SUGGEST_STOP"));
 
   function draw() {
+    /** @type {import("./protocol.js").Revision} */
     const r = model.get("revision") || {};
     const t = current();
     const operator = !!t && t.role === "operator";

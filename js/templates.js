@@ -3,6 +3,7 @@
 // suggest a revision (revision.js).
 import { el, clear, debounce } from "./dom.js";
 import { createRevision } from "./revision.js";
+import { createSender } from "./protocol.js";
 
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
 
@@ -17,6 +18,7 @@ export function checkPlaceholders(text, allowed) {
 }
 
 export function createTemplateEditor(model) {
+  const send = createSender(model);
   const select = el("select", { class: "evz-select", "aria-label": "template" });
   const system = el("textarea", { class: "evz-textarea evz-system", rows: 3, spellcheck: "false" });
   const user = el("textarea", { class: "evz-textarea evz-user", rows: 14, spellcheck: "false" });
@@ -28,6 +30,7 @@ export function createTemplateEditor(model) {
   const saved = el("span", { class: "evz-meta" });
 
   function current() {
+    /** @type {Object<string, import("./protocol.js").TemplateState>} */
     const all = model.get("templates") || {};
     return all[select.value];
   }
@@ -55,7 +58,7 @@ export function createTemplateEditor(model) {
   }
 
   const sendCheck = debounce(() => {
-    model.send({ action: "template_check", template: edited(), instruction: instruction.value });
+    send("TEMPLATE_CHECK", { template: edited(), instruction: instruction.value });
   }, 250);
 
   function check() {
@@ -69,6 +72,7 @@ export function createTemplateEditor(model) {
   }
 
   function showResult() {
+    /** @type {import("./protocol.js").TemplateResult} */
     const r = model.get("template_result") || {};
     if (r.name && r.name !== select.value) return;
     if (r.errors && r.errors.length) {
@@ -119,10 +123,10 @@ export function createTemplateEditor(model) {
     problems,
     el("div", { class: "evz-label", text: "fill in" }), instruction,
     el("div", { class: "evz-row-flex" },
-      el("button", { class: "evz-btn evz-rerun", text: "Re-run selected candidate with this template", onclick: () => model.send({ action: "template_rerun", template: edited(), candidate_id: model.get("selected_id") }) }),
-      el("button", { class: "evz-btn", text: "Use for next generations", onclick: () => model.send({ action: "template_apply", template: edited() }) }),
+      el("button", { class: "evz-btn evz-rerun", text: "Re-run selected candidate with this template", onclick: () => send("TEMPLATE_RERUN", { template: edited(), candidate_id: model.get("selected_id") }) }),
+      el("button", { class: "evz-btn", text: "Use for next generations", onclick: () => send("TEMPLATE_APPLY", { template: edited() }) }),
       savePath,
-      el("button", { class: "evz-btn", text: "Save", onclick: () => model.send({ action: "template_save", template: edited(), path: savePath.value }) }),
+      el("button", { class: "evz-btn", text: "Save", onclick: () => send("TEMPLATE_SAVE", { template: edited(), path: savePath.value }) }),
       saved),
     el("div", { class: "evz-label", text: "preview (exactly what would be sent)" }), preview,
     compare,

@@ -7,8 +7,10 @@ import { createList } from "./list.js";
 import { renderCard, renderLineage } from "./card.js";
 import { createTemplateEditor } from "./templates.js";
 import { createCompare } from "./compare.js";
+import { createSender } from "./protocol.js";
 
 function createFilters(model) {
+  /** @returns {import("./protocol.js").FilterOptions} */
   const opts = () => model.get("options") || {};
   const mk = (key, label) => el("select", { class: "evz-select", dataset: { filter: key }, "aria-label": label });
   const selects = { generation: mk("generation", "generation"), operator: mk("operator", "operator"), status: mk("status", "status"), rule: mk("rule", "rule") };
@@ -25,6 +27,7 @@ function createFilters(model) {
 
   function fillOptions() {
     const o = opts();
+    /** @type {import("./protocol.js").QueryState} */
     const q = model.get("query") || {};
     for (const [key, s] of Object.entries(selects)) {
       const keep = s.value || q[key] || "";
@@ -53,11 +56,12 @@ function render({ model, el: root }) {
   };
   for (const t of tabs) tabBar.append(el("button", { class: "evz-tab", dataset: { tab: t }, text: t, onclick: () => show(t) }));
 
+  const send = createSender(model);
   const select = (id) => { model.set("selected_id", id); model.save_changes(); };
   const list = createList(model, select);
   const card = el("div", { class: "evz-card-box" });
   const actions = {
-    lineage: (seedId) => { model.send({ action: "lineage", seed_id: seedId }); show("Lineage"); },
+    lineage: (seedId) => { send("LINEAGE", { seed_id: seedId }); show("Lineage"); },
     template: (operator) => { model.set("template_focus", { name: operator }); model.save_changes(); show("Templates"); },
   };
   const drawCard = () => { clear(card); card.append(renderCard(model.get("detail"), actions)); };

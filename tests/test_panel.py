@@ -3,6 +3,7 @@
 The browser half (the same panel drawn and clicked in chromium) is tests/browser/.
 """
 
+import asyncio
 import json
 from dataclasses import replace
 
@@ -31,9 +32,10 @@ def explorer(server, tmp_path, **kw):
 
 
 async def press(ex, action, **content):
-    ex._on_msg(None, {"action": action, **content}, None)
-    if ex._task is not None:
-        await ex._task
+    """What a button does (`Explorer.act`), then wait for what it started."""
+    started = ex.act(action, **content)
+    if isinstance(started, asyncio.Task):
+        await started
 
 
 async def test_step_fills_status_page_and_cards(server, tmp_path):
@@ -91,10 +93,7 @@ async def test_template_check_preview_rerun_and_save(server, tmp_path):
     assert preview[-1]["content"].endswith("Be brief.") and "Say hi." in preview[-1]["content"]
     first = ex.widget.page["rows"][0]["id"]
     ex.select(first)
-    ex._on_msg(None, {"action": "template_rerun", "template": edited,
-                      "candidate_id": first}, None)
-    import asyncio
-
+    ex.act("template_rerun", template=edited, candidate_id=first)
     for _ in range(100):
         await asyncio.sleep(0.05)
         if "rerun" in ex.widget.template_result:
@@ -265,6 +264,7 @@ async def test_a_budget_set_in_the_form_stops_step_and_a_raised_one_resumes_it(s
     await press(ex, "step")
     status = ex.widget.status
     assert "stopped: the budget" in status["message"] and not status["error"]
+    assert status["budget_stopped"] and status["budget_set"] and not status["budget_reached"]
     assert "(reached)" not in status["budget"]  # a fresh copy: the limit, not the stop
     assert f"of {full_tokens // 2:,}" in status["budget"] and "USD" in status["budget"]
     spent = sum(ex.store.token_totals())
@@ -307,7 +307,7 @@ async def test_the_compare_tab_flags_the_broken_operator_and_lists_flipped_seeds
     broken = cli_run(tmp_path / "broken.db", "--templates",
                      str(broken_mutation(tmp_path / "broken")))
     ex = Explorer.open(good, base_url=fake_llm.base_url, model="fake-model", maps=False)
-    ex._on_msg(None, {"action": "compare", "path": str(broken)}, None)
+    ex.act("compare", path=str(broken))
     report = ex.widget.comparison
     assert report["paired"] and report["pairs"] == 240
     assert {s["name"] for s in report["significant"] if s["kind"] == "operator"} == {
@@ -321,7 +321,7 @@ async def test_the_compare_tab_flags_the_broken_operator_and_lists_flipped_seeds
     json.dumps(report)  # widget state: plain JSON
     assert "compared with" in ex.widget.status["message"] and not ex.widget.status["error"]
 
-    ex._on_msg(None, {"action": "compare", "path": str(tmp_path / "nope.db")}, None)
+    ex.act("compare", path=str(tmp_path / "nope.db"))
     assert ex.widget.status["error"] and "nope.db" in ex.widget.status["message"]
     assert ex.widget.comparison == report  # a bad path leaves the last comparison shown
     await press(ex, "compare_clear")
@@ -374,11 +374,9 @@ async def test_suggest_a_revision_fixes_a_planted_flaw_beside_the_run(tmp_path, 
 async def test_a_revision_loop_stops_and_waits_for_no_run(server, tmp_path):
     ex = explorer(server, tmp_path)
     t = dict(ex.widget.templates["deepening"])
-    task = ex._suggest({"template": t, "steps": 3, "dev": 8})
+    task = ex.act("template_suggest", template=t, steps=3, dev=8)
     with pytest.raises(Exception, match="revision is being evaluated"):
         ex.start(1)
-    import asyncio
-
     while not (ex.widget.revision.get("doing") or "").startswith("baseline"):
         await asyncio.sleep(0.01)
     await press(ex, "stop")  # mid-flight: the baseline's calls are out
