@@ -2,7 +2,7 @@
 
     python benchmarks/bench_panel_draw.py [--quick] [--repeats N] [--sizes 2000,20000]
 
-Starts its own JupyterLab (``tests/browser/harness.py``), opens a generated notebook in
+Starts its own JupyterLab (the ``tests/browser`` harness), opens a generated notebook in
 Debian's chromium (headless, software WebGL) and drives
 `evolviz.panel.scatter_map.ScatterMap` there:
 the notebook shows the map (one jupyter-scatter plot) as the panel does, and a tiny
@@ -44,7 +44,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser import harness  # noqa: E402  (the repo's tests dir, added just above)
+from browser.browser import attach_log, launch_chromium, screenshot  # noqa: E402  (tests/)
+from browser.notebook import open_and_run_notebook  # noqa: E402
+from browser.server import ARTIFACTS, start_jupyter  # noqa: E402
 from browser.webgl import wait_points, watch_points  # noqa: E402
 from machine import cpu_model  # noqa: E402  (this script's own folder)
 
@@ -224,9 +226,9 @@ def main() -> int:
     try:
         from playwright.sync_api import sync_playwright
 
-        server = harness.start_jupyter(work, harness.ARTIFACTS / "bench-panel-draw-server.log")
+        server = start_jupyter(work, ARTIFACTS / "bench-panel-draw-server.log")
         with sync_playwright() as pw:
-            browser = harness.launch_chromium(pw)
+            browser = launch_chromium(pw)
             try:
                 print(f"chromium {browser.version}, headless, software WebGL (SwiftShader)",
                       flush=True)
@@ -234,8 +236,8 @@ def main() -> int:
                 context.set_default_timeout(120_000)
                 page = context.new_page()
                 watch_points(page)
-                log = harness.attach_log(page)
-                run = harness.open_and_run_notebook(page, server, nb_path, timeout=300)
+                log = attach_log(page)
+                run = open_and_run_notebook(page, server, nb_path, timeout=300)
                 run.assert_clean()
                 page.wait_for_function("() => window.__evzBench", timeout=60_000)
                 # The map's output in view: JupyterLab may not attach off-screen outputs.
@@ -259,7 +261,7 @@ def main() -> int:
                         print(f"  panning at {pan['n']:,} points: {pan['fps']:.1f} fps "
                               f"(page frame rate {pan['raf_fps']:.0f})", flush=True)
                         if n == 250_000:
-                            harness.screenshot(page, "bench-panel-draw-250k")
+                            screenshot(page, "bench-panel-draw-250k")
                 problems = list(log.page_errors) + server.log_errors()
                 if problems:
                     raise RuntimeError("errors during the benchmark:\n" + "\n".join(problems))

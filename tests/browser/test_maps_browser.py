@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .harness import (
-    ARTIFACTS,
-    open_and_run_notebook,
-    open_in_notebook7_and_run_all,
-    painted_pixels,
-    screenshot,
-)
+from .assertions import painted_pixels
+from .browser import screenshot
+from .notebook import open_and_run_notebook, open_in_notebook7_and_run_all
+from .server import ARTIFACTS
 from .webgl import charts, page_now, wait_points, watch_points
 
 HOSTILE_NB = Path(__file__).with_name("hostile.ipynb")
