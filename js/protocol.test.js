@@ -4,7 +4,9 @@ import { createSender } from "./protocol.js";
 
 function fakeModel() {
   const sent = [];
-  const state = { actions: { STEP: { name: "step", payload: [] }, RUN: { name: "run", payload: ["n"] } } };
+  const state = {
+    actions: { STEP: { name: "step", payload: [] }, RUN: { name: "run", payload: ["n"] } },
+  };
   return { sent, get: (k) => state[k], send: (m) => sent.push(m) };
 }
 
