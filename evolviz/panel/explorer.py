@@ -70,8 +70,7 @@ class Explorer:
         self.widget = ExplorerWidget()
         self._pushing = False
         self.background = Background(lambda e: self.report(e))
-        self.templates_ui = TemplatesController(session, self.widget, self.say,
-                                                self._default_instruction)
+        self.templates_ui = TemplatesController(session, self.widget, self.say)
         self.revisions = RevisionController(session, self.widget, self.say,
                                             lambda: self.seeds)
         self.maps = (MapController(session, references=references, on_select=self.select,
@@ -350,13 +349,6 @@ class Explorer:
         self.say(f"compared with {other}: {len(report['significant'])} significant "
                  f"difference(s)" + ("; the charts show it dashed (B)" if self.maps else ""))
         return report
-
-    def _default_instruction(self, given: str | None) -> str:
-        if given:
-            return given
-        detail = self.widget.detail or {}
-        seeds = self.seeds
-        return detail.get("parent_instruction") or (seeds[0].text if seeds else "")
 
     # -- running -------------------------------------------------------------------------
 
