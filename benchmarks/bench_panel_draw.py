@@ -2,15 +2,16 @@
 
     python benchmarks/bench_panel_draw.py [--quick] [--repeats N] [--sizes 2000,20000]
 
-Starts its own JupyterLab (``tests/browser/harness.py``), opens a generated notebook in
-Debian's chromium (headless, software WebGL) and drives `evolviz.panel.mapview.MapView` there:
+Starts its own JupyterLab (the ``tests/browser`` harness), opens a generated notebook in
+Debian's chromium (headless, software WebGL) and drives
+`evolviz.panel.scatter_map.ScatterMap` there:
 the notebook shows the map (one jupyter-scatter plot) as the panel does, and a tiny
 anywidget "probe" through which the page asks the kernel to act. The map is a stub
 (`evolviz.testing.stub_map.StubMap`: synthetic blobs, labels and texts; the benchmark is
 about drawing, not t-SNE). Per map size and repeat:
 
-- first draw: the kernel stamps t0 (``time.time()``) and calls ``MapView.set_map``;
-- redraw after a generation: t0, then ``MapView.add`` of 64 new candidates (a new
+- first draw: the kernel stamps t0 (``time.time()``) and calls ``ScatterMap.set_map``;
+- redraw after a generation: t0, then ``ScatterMap.add`` of 64 new candidates (a new
   generation each time, as a Step does), which sends every point again.
 
 "Drawn" is the first WebGL ``gl.POINTS`` draw call, after t0, whose count is exactly the
@@ -43,7 +44,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser import harness  # noqa: E402  (the repo's tests dir, added just above)
+from browser.browser import attach_log, launch_chromium, screenshot  # noqa: E402  (tests/)
+from browser.notebook import open_and_run_notebook  # noqa: E402
+from browser.server import ARTIFACTS, start_jupyter  # noqa: E402
 from browser.webgl import wait_points, watch_points  # noqa: E402
 from machine import cpu_model  # noqa: E402  (this script's own folder)
 
@@ -59,10 +62,11 @@ import jscatter
 import numpy as np
 from IPython.display import display
 
-from evolviz.panel.mapview import MapView, Placed
+from evolviz.maps.population import Placed
+from evolviz.panel.scatter_map import ScatterMap
 from evolviz.testing.stub_map import StubMap, synthetic_texts
 
-mv = MapView()
+mv = ScatterMap()
 rng = np.random.default_rng(1)
 
 
@@ -77,19 +81,19 @@ def handle(cmd):
     if cmd["cmd"] == "map":
         # A new map each time: the same points again would not even be sent.
         refmap = StubMap(cmd["n"], seed=cmd["seed"])
-        mv.layers.clear()
+        mv.population.clear()
         t0 = time.time() * 1000
         mv.set_map(refmap, [f"seed {i}" for i in range(8)], [f"s{i}" for i in range(8)])
     else:
-        g = max(mv.layers, default=0) + 1
+        g = max(mv.population.layers, default=0) + 1
         ids = [f"g{g}-{i}" for i in range(cmd["n"])]
-        coords, clusters = mv.refmap.place(ids)
+        coords, clusters = mv.population.refmap.place(ids)
         placed = Placed(g, ids, synthetic_texts(rng, len(ids)), coords, clusters,
                         np.zeros((len(ids), 8), np.float32))
         t0 = time.time() * 1000
         mv.add(placed)
     probe.send({"nonce": cmd["nonce"], "t0": t0, "t1": time.time() * 1000,
-                "points": int(len(mv._frame))})
+                "points": int(len(mv.drawn))})
 
 
 def on_msg(_widget, content, _buffers):
@@ -222,9 +226,9 @@ def main() -> int:
     try:
         from playwright.sync_api import sync_playwright
 
-        server = harness.start_jupyter(work, harness.ARTIFACTS / "bench-panel-draw-server.log")
+        server = start_jupyter(work, ARTIFACTS / "bench-panel-draw-server.log")
         with sync_playwright() as pw:
-            browser = harness.launch_chromium(pw)
+            browser = launch_chromium(pw)
             try:
                 print(f"chromium {browser.version}, headless, software WebGL (SwiftShader)",
                       flush=True)
@@ -232,8 +236,8 @@ def main() -> int:
                 context.set_default_timeout(120_000)
                 page = context.new_page()
                 watch_points(page)
-                log = harness.attach_log(page)
-                run = harness.open_and_run_notebook(page, server, nb_path, timeout=300)
+                log = attach_log(page)
+                run = open_and_run_notebook(page, server, nb_path, timeout=300)
                 run.assert_clean()
                 page.wait_for_function("() => window.__evzBench", timeout=60_000)
                 # The map's output in view: JupyterLab may not attach off-screen outputs.
@@ -257,7 +261,7 @@ def main() -> int:
                         print(f"  panning at {pan['n']:,} points: {pan['fps']:.1f} fps "
                               f"(page frame rate {pan['raf_fps']:.0f})", flush=True)
                         if n == 250_000:
-                            harness.screenshot(page, "bench-panel-draw-250k")
+                            screenshot(page, "bench-panel-draw-250k")
                 problems = list(log.page_errors) + server.log_errors()
                 if problems:
                     raise RuntimeError("errors during the benchmark:\n" + "\n".join(problems))

@@ -26,9 +26,17 @@ export function wordDiff(a, b, cap = 600) {
   let i = 0;
   let j = 0;
   while (i < n && j < m) {
-    if (x[i] === y[j]) { push("same", x[i]); i++; j++; }
-    else if (dp[i + 1][j] >= dp[i][j + 1]) { push("del", x[i]); i++; }
-    else { push("add", y[j]); j++; }
+    if (x[i] === y[j]) {
+      push("same", x[i]);
+      i++;
+      j++;
+    } else if (dp[i + 1][j] >= dp[i][j + 1]) {
+      push("del", x[i]);
+      i++;
+    } else {
+      push("add", y[j]);
+      j++;
+    }
   }
   while (i < n) push("del", x[i++]);
   while (j < m) push("add", y[j++]);

@@ -2,10 +2,10 @@
 // are in the DOM, so a 250K-candidate run scrolls like a 20-candidate one. Each row puts
 // its badges on one line and the instruction under them at the row's full width, up to
 // three lines, so the text is readable next to the card at the panel's default width.
-import { el, clear } from "./dom.js";
+import { clear, el } from "./dom.js";
 
 export const ROW_HEIGHT = 76;
-const OVERSCAN = 10;  // rows drawn beyond the viewport: 16 rows stay in the DOM at the default height
+const OVERSCAN = 10; // rows drawn beyond the viewport: 16 rows stay in the DOM at the default height
 
 export function createList(model, onSelect) {
   const spacer = el("div", { class: "evz-spacer" });
@@ -24,10 +24,11 @@ export function createList(model, onSelect) {
   }
 
   function render() {
+    /** @type {import("./protocol.js").PageState} */
     const page = model.get("page") || {};
     state.total = page.total || 0;
     if (page.reset) state.rows.clear();
-    (page.rows || []).forEach((row, i) => state.rows.set((page.offset || 0) + i, row));
+    for (const [i, row] of (page.rows || []).entries()) state.rows.set((page.offset || 0) + i, row);
     state.pending = false;
     spacer.style.height = `${state.total * ROW_HEIGHT}px`;
     draw();
@@ -36,33 +37,55 @@ export function createList(model, onSelect) {
   function draw() {
     const top = viewport.scrollTop;
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
-    const last = Math.min(state.total, Math.ceil((top + viewport.clientHeight) / ROW_HEIGHT) + OVERSCAN);
+    const last = Math.min(
+      state.total,
+      Math.ceil((top + viewport.clientHeight) / ROW_HEIGHT) + OVERSCAN,
+    );
     clear(spacer);
     const selected = model.get("selected_id");
     let missing = -1;
     for (let i = first; i < last; i++) {
       const row = state.rows.get(i);
-      if (!row) { if (missing < 0) missing = i; continue; }
+      if (!row) {
+        if (missing < 0) missing = i;
+        continue;
+      }
       spacer.append(rowNode(row, i, row.id === selected));
     }
     if (missing >= 0) requestPage(missing);
-    if (state.total === 0) spacer.append(el("div", { class: "evz-empty", text: "No candidates match. Press Step to evolve a generation." }));
+    if (state.total === 0)
+      spacer.append(
+        el("div", {
+          class: "evz-empty",
+          text: "No candidates match. Press Step to evolve a generation.",
+        }),
+      );
   }
 
   function rowNode(row, i, isSelected) {
     const status = row.status;
-    return el("div", {
-      class: `evz-row evz-${status}${isSelected ? " evz-selected" : ""}`,
-      style: `top:${i * ROW_HEIGHT}px;height:${ROW_HEIGHT - 4}px`,
-      dataset: { id: row.id, status },
-      onclick: () => onSelect(row.id),
-    },
-      el("div", { class: "evz-row-head" },
+    return el(
+      "div",
+      {
+        class: `evz-row evz-${status}${isSelected ? " evz-selected" : ""}`,
+        style: `top:${i * ROW_HEIGHT}px;height:${ROW_HEIGHT - 4}px`,
+        dataset: { id: row.id, status },
+        onclick: () => onSelect(row.id),
+      },
+      el(
+        "div",
+        { class: "evz-row-head" },
         el("span", { class: "evz-gen", text: `g${row.generation}` }),
         el("span", { class: `evz-badge evz-op`, text: row.operator }),
-        el("span", { class: `evz-badge evz-status-${status}`, text: status === "rejected" ? `rejected · ${row.rejected_by}` : status }),
+        el("span", {
+          class: `evz-badge evz-status-${status}`,
+          text: status === "rejected" ? `rejected · ${row.rejected_by}` : status,
+        }),
       ),
-      el("div", { class: "evz-row-text", text: row.instruction || row.error || "(no instruction)" }),
+      el("div", {
+        class: "evz-row-text",
+        text: row.instruction || row.error || "(no instruction)",
+      }),
     );
   }
 

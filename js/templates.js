@@ -1,7 +1,8 @@
 // Template debugging: edit an operator's prompt, see placeholder problems as you type,
 // preview it filled in, re-run one candidate with it, compare, save; or let the evolver
 // suggest a revision (revision.js).
-import { el, clear, debounce } from "./dom.js";
+import { clear, debounce, el } from "./dom.js";
+import { createSender } from "./protocol.js";
 import { createRevision } from "./revision.js";
 
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
@@ -17,17 +18,26 @@ export function checkPlaceholders(text, allowed) {
 }
 
 export function createTemplateEditor(model) {
+  const send = createSender(model);
   const select = el("select", { class: "evz-select", "aria-label": "template" });
   const system = el("textarea", { class: "evz-textarea evz-system", rows: 3, spellcheck: "false" });
   const user = el("textarea", { class: "evz-textarea evz-user", rows: 14, spellcheck: "false" });
   const problems = el("div", { class: "evz-problems" });
-  const instruction = el("textarea", { class: "evz-textarea", rows: 2, placeholder: "instruction to fill in (defaults to the selected candidate's parent)" });
+  const instruction = el("textarea", {
+    class: "evz-textarea",
+    rows: 2,
+    placeholder: "instruction to fill in (defaults to the selected candidate's parent)",
+  });
   const preview = el("pre", { class: "evz-pre evz-preview" });
   const compare = el("div", { class: "evz-compare" });
-  const savePath = el("input", { class: "evz-input", placeholder: "save as… (e.g. my_templates/deepening.toml)" });
+  const savePath = el("input", {
+    class: "evz-input",
+    placeholder: "save as… (e.g. my_templates/deepening.toml)",
+  });
   const saved = el("span", { class: "evz-meta" });
 
   function current() {
+    /** @type {Object<string, import("./protocol.js").TemplateState>} */
     const all = model.get("templates") || {};
     return all[select.value];
   }
@@ -36,7 +46,13 @@ export function createTemplateEditor(model) {
     const all = model.get("templates") || {};
     const keep = select.value;
     clear(select);
-    for (const name of Object.keys(all)) select.append(el("option", { value: name, text: `${name} (${all[name].role}${all[name].kind ? "/" + all[name].kind : ""})` }));
+    for (const name of Object.keys(all))
+      select.append(
+        el("option", {
+          value: name,
+          text: `${name} (${all[name].role}${all[name].kind ? `/${all[name].kind}` : ""})`,
+        }),
+      );
     if (keep && all[keep]) select.value = keep;
     fill();
   }
@@ -55,13 +71,16 @@ export function createTemplateEditor(model) {
   }
 
   const sendCheck = debounce(() => {
-    model.send({ action: "template_check", template: edited(), instruction: instruction.value });
+    send("TEMPLATE_CHECK", { template: edited(), instruction: instruction.value });
   }, 250);
 
   function check() {
     const t = current();
     if (!t) return;
-    const local = checkPlaceholders(`${system.value}\n${user.value}`, t.allowed || t.placeholders || []);
+    const local = checkPlaceholders(
+      `${system.value}\n${user.value}`,
+      t.allowed || t.placeholders || [],
+    );
     clear(problems);
     problems.className = `evz-problems ${local.length ? "evz-bad" : "evz-ok"}`;
     problems.append(local.length ? local.join("; ") : "placeholders OK");
@@ -69,22 +88,37 @@ export function createTemplateEditor(model) {
   }
 
   function showResult() {
+    /** @type {import("./protocol.js").TemplateResult} */
     const r = model.get("template_result") || {};
     if (r.name && r.name !== select.value) return;
-    if (r.errors && r.errors.length) {
+    if (r.errors?.length) {
       clear(problems);
       problems.className = "evz-problems evz-bad";
       problems.append(r.errors.join("; "));
     }
-    preview.textContent = (r.preview || []).map((m) => `--- ${m.role} ---\n${m.content}`).join("\n\n");
+    preview.textContent = (r.preview || [])
+      .map((m) => `--- ${m.role} ---\n${m.content}`)
+      .join("\n\n");
     clear(compare);
     if (r.rerun) {
-      const side = (title, c) => el("div", { class: "evz-side" },
-        el("div", { class: "evz-label", text: title }),
-        el("span", { class: `evz-badge evz-status-${c.status}`, text: c.status === "rejected" ? `rejected · ${c.rejected_by}` : c.status }),
-        el("div", { class: "evz-label", text: "instruction" }), el("pre", { class: "evz-pre", text: c.instruction || c.error || "" }),
-        el("div", { class: "evz-label", text: "answer" }), el("pre", { class: "evz-pre", text: c.answer || "" }));
-      compare.append(side("before (stored)", r.rerun.old), side("after (edited template)", r.rerun.new));
+      const side = (title, c) =>
+        el(
+          "div",
+          { class: "evz-side" },
+          el("div", { class: "evz-label", text: title }),
+          el("span", {
+            class: `evz-badge evz-status-${c.status}`,
+            text: c.status === "rejected" ? `rejected · ${c.rejected_by}` : c.status,
+          }),
+          el("div", { class: "evz-label", text: "instruction" }),
+          el("pre", { class: "evz-pre", text: c.instruction || c.error || "" }),
+          el("div", { class: "evz-label", text: "answer" }),
+          el("pre", { class: "evz-pre", text: c.answer || "" }),
+        );
+      compare.append(
+        side("before (stored)", r.rerun.old),
+        side("after (edited template)", r.rerun.new),
+      );
     }
     if (r.running) compare.append(el("div", { class: "evz-meta", text: "re-running…" }));
     saved.textContent = r.saved ? `saved to ${r.saved}` : "";
@@ -95,13 +129,16 @@ export function createTemplateEditor(model) {
   const revision = createRevision(model, {
     current: () => (current() ? edited() : null),
     useTemplate: (name, text) => {
-      if ((model.get("templates") || {})[name]) select.value = name;
+      if (model.get("templates")?.[name]) select.value = name;
       user.value = text;
       check();
     },
   });
 
-  select.addEventListener("change", () => { fill(); revision.redraw(); });
+  select.addEventListener("change", () => {
+    fill();
+    revision.redraw();
+  });
   system.addEventListener("input", check);
   user.addEventListener("input", check);
   instruction.addEventListener("input", sendCheck);
@@ -109,24 +146,51 @@ export function createTemplateEditor(model) {
   model.on("change:template_result", showResult);
   model.on("change:template_focus", () => {
     const f = model.get("template_focus") || {};
-    if (f.name) { select.value = f.name; fill(); revision.redraw(); }
+    if (f.name) {
+      select.value = f.name;
+      fill();
+      revision.redraw();
+    }
   });
 
-  const node = el("div", { class: "evz-templates" },
+  const node = el(
+    "div",
+    { class: "evz-templates" },
     el("div", { class: "evz-row-flex" }, el("b", { text: "Template " }), select),
-    el("div", { class: "evz-label", text: "system message" }), system,
-    el("div", { class: "evz-label", text: "user message (placeholders are written {{name}})" }), user,
+    el("div", { class: "evz-label", text: "system message" }),
+    system,
+    el("div", { class: "evz-label", text: "user message (placeholders are written {{name}})" }),
+    user,
     problems,
-    el("div", { class: "evz-label", text: "fill in" }), instruction,
-    el("div", { class: "evz-row-flex" },
-      el("button", { class: "evz-btn evz-rerun", text: "Re-run selected candidate with this template", onclick: () => model.send({ action: "template_rerun", template: edited(), candidate_id: model.get("selected_id") }) }),
-      el("button", { class: "evz-btn", text: "Use for next generations", onclick: () => model.send({ action: "template_apply", template: edited() }) }),
+    el("div", { class: "evz-label", text: "fill in" }),
+    instruction,
+    el(
+      "div",
+      { class: "evz-row-flex" },
+      el("button", {
+        class: "evz-btn evz-rerun",
+        text: "Re-run selected candidate with this template",
+        onclick: () =>
+          send("TEMPLATE_RERUN", { template: edited(), candidate_id: model.get("selected_id") }),
+      }),
+      el("button", {
+        class: "evz-btn",
+        text: "Use for next generations",
+        onclick: () => send("TEMPLATE_APPLY", { template: edited() }),
+      }),
       savePath,
-      el("button", { class: "evz-btn", text: "Save", onclick: () => model.send({ action: "template_save", template: edited(), path: savePath.value }) }),
-      saved),
-    el("div", { class: "evz-label", text: "preview (exactly what would be sent)" }), preview,
+      el("button", {
+        class: "evz-btn",
+        text: "Save",
+        onclick: () => send("TEMPLATE_SAVE", { template: edited(), path: savePath.value }),
+      }),
+      saved,
+    ),
+    el("div", { class: "evz-label", text: "preview (exactly what would be sent)" }),
+    preview,
     compare,
-    revision.node);
+    revision.node,
+  );
   load();
   revision.redraw();
   return node;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -45,6 +46,17 @@ def broken_mutation(folder: Path) -> Path:
     text = text.replace('"#New Task#", ', "")
     (folder / "mutation.toml").write_text(text + "\n")
     return folder
+
+
+def write_jsonl(path: Path, rows: list[object]) -> Path:
+    """One JSON value per line (the seed loader's tests write their inputs with it)."""
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def reasons(load) -> dict[int, str]:
+    """A seed load's problems by line."""
+    return {p.line: p.reason for p in load.problems}
 
 
 def run_cli(*args: str, timeout: float = 300, env: dict | None = None):

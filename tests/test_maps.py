@@ -313,9 +313,9 @@ def test_run_map_metrics_and_escaped_hover(refmap, tmp_path: Path) -> None:
     store = make_store(tmp_path / "r.db")
     df = run_map(store, refmap)
     store.close()
-    assert list(dict.fromkeys(df["source"])) == ["alpaca", "sharegpt", "seeds", "gen 1",
-                                                  "gen 2"]
-    assert (df["source"] == "gen 2").sum() == 2  # rejected candidates are not population
+    assert list(dict.fromkeys(df["group"])) == ["alpaca", "sharegpt", "seeds", "gen 1",
+                                                 "gen 2"]
+    assert (df["group"] == "gen 2").sum() == 2  # rejected candidates are not population
     assert "rejected text" not in set(df["text"])
     table = metrics_by_generation(df, refmap)
     assert list(table["source"]) == ["alpaca", "sharegpt", "seeds", "gen 1", "gen 2"]

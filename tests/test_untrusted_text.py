@@ -4,7 +4,7 @@ evolviz shows them outside the browser (the browser half is tests/browser/)."""
 import re
 from pathlib import Path
 
-from evolviz.panel.mapview import tooltip_text
+from evolviz.panel.scatter_map import tooltip_text
 from evolviz.store import RunStore
 from evolviz.testing import FakeOpenAIServer
 from evolviz.testing.evol_responder import prompt_kind

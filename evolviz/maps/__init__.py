@@ -5,7 +5,9 @@ a refit, each generation).
 - `refmap`: `ReferenceMap`, fitting the base once and placing new texts on it.
 - `fitting`: PCA + t-SNE, k-means, cluster keywords (the numerical steps).
 - `cache`: fitted maps on disk, keyed by every text and parameter.
-- `frame`: `run_map` (a stored run as one table of placed points) and its metrics.
+- `population`: `Population`, the points placed so far and the one table every view
+  draws from (the panel's live map, `evolviz map`, the paper figure).
+- `frame`: `run_map` (a stored run as that table) and its metrics.
 - `figures`: `paper_figure`, the two-panel picture of the paper.
 - `report`: `write_map`, what `evolviz map` runs: the page, the PNG, the table.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from .figures import paper_figure
 from .frame import metrics_by_generation, run_map
+from .population import Placed, Population
 from .refmap import ADDED_SOURCE, SEED_SOURCE, ReferenceMap
 from .report import MapPage, write_map
 
@@ -21,6 +24,8 @@ __all__ = [
     "ADDED_SOURCE",
     "SEED_SOURCE",
     "MapPage",
+    "Placed",
+    "Population",
     "ReferenceMap",
     "metrics_by_generation",
     "paper_figure",

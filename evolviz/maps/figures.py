@@ -41,43 +41,42 @@ def paper_figure(df: pd.DataFrame, title: str | None = None) -> Any:
                         subplot_titles=("t-SNE by source", "t-SNE by k-means cluster"))
     hover = [
         f"<b>{html.escape(str(s))}</b>"
-        f"{' · ' + html.escape(str(cid)) if isinstance(cid, str) else ''}"
-        f"<br>cluster {c}: {html.escape(str(lab))}<br>{_hover(t)}"
-        for s, cid, c, lab, t in zip(df["source"], df["candidate_id"], df["cluster"],
-                                     df["cluster_label"], df["text"], strict=True)
+        f"{' · ' + html.escape(str(cid)) if cid else ''}"
+        f"<br>cluster {html.escape(str(c))}<br>{_hover(t)}"
+        for s, cid, c, t in zip(df["group"], df["id"], df["cluster"], df["text"], strict=True)
     ]
-    df = df.assign(_hover=hover)
-    sources = list(dict.fromkeys(df["source"]))
-    gens = sorted({int(g) for g in df["generation"].dropna() if int(g) > 0})
+    df = df.assign(_hover=hover, _cluster=df["cluster"].cat.codes.astype(int))
+    groups = list(dict.fromkeys(df["group"]))
+    gens = sorted({int(g) for g in df.loc[df["kind"] == "evolved", "gen"]})
     # Evolved generations run purple -> orange, away from the pale reference colours.
     gen_colours = pc.sample_colorscale(
         "Plasma", list(np.linspace(0.3, 0.8, len(gens))) if len(gens) > 1 else [0.3])
     other = iter(_OTHER_REF * 10)
-    for source in sources:
-        part = df[df["source"] == source]
-        is_ref = part["generation"].isna().all()
+    for group in groups:
+        part = df[df["group"] == group]
+        is_ref = (part["kind"] == "reference").all()
         symbol = "circle"
-        if source == SEED_SOURCE:
+        if group == SEED_SOURCE:
             colour, size, symbol = "#333333", 7, "diamond"
         elif is_ref:
-            colour, size = _REF_COLOURS.get(source) or next(other), 4
+            colour, size = _REF_COLOURS.get(group) or next(other), 4
         else:
-            g = int(part["generation"].iloc[0])
+            g = int(part["gen"].iloc[0])
             colour, size = gen_colours[gens.index(g)] if g in gens else "#444", 7
         fig.add_trace(go.Scattergl(
-            x=part["x"], y=part["y"], mode="markers", name=f"{source} ({len(part)})",
+            x=part["x"], y=part["y"], mode="markers", name=f"{group} ({len(part)})",
             marker={"size": size, "color": colour, "symbol": symbol,
                     "opacity": 0.5 if is_ref else 0.9},
             hovertext=part["_hover"], hoverinfo="text", legendgroup="source",
             legend="legend"), row=1, col=1)
     palette = pc.qualitative.Dark24 + pc.qualitative.Light24
-    for c in sorted(df["cluster"].unique()):
-        part = df[df["cluster"] == c]
-        label = str(part["cluster_label"].iloc[0])
-        evolved = part["generation"].notna() & (part["generation"] > 0)
+    for c in sorted(df["_cluster"].unique()):
+        part = df[df["_cluster"] == c]
+        label = str(part["cluster"].iloc[0])  # "id: keywords"
+        evolved = part["kind"] == "evolved"
         fig.add_trace(go.Scattergl(
             x=part["x"], y=part["y"], mode="markers",
-            name=f"{c}: {html.escape(label)} ({int(evolved.sum())} evolved)",
+            name=f"{html.escape(label)} ({int(evolved.sum())} evolved)",
             marker={"size": np.where(evolved, 7, 4).tolist(),
                     "color": palette[int(c) % len(palette)],
                     "opacity": 0.75},

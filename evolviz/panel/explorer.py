@@ -1,15 +1,11 @@
 """`Explorer`: the JupyterLab panel, a plain Python object over one run session.
 
-Shown in a cell it is the whole panel. The evolution runs as an asyncio task on the
-kernel's own event loop, so the panel answers clicks while candidates stream in; each
-candidate is committed to the run store before the panel hears of it, so stopping, a
-crash or a kernel restart loses only the calls in flight, and opening the same store
-again (`Explorer.open`) resumes the run, whether the CLI or a panel made it.
-
-The run is wired up by `evolviz.run.session.RunSession` (the same code the CLI uses); this
-class only translates widget events into session calls and store reads into widget state.
-An API key, when one is needed, is read from the environment variable named by
-`api_key_env` when a call is made: never put in widget state, the store or a log.
+Shown in a cell it is the whole panel. The run is wired up by
+`evolviz.run.session.RunSession` (the same code the CLI uses) and evolved in the
+background by `run_loop.RunLoop`; this class only translates the panel's actions
+(actions.py, one table shared with js/) into session calls and store reads into widget
+state (state.py). An API key, when one is needed, is read from the environment variable
+named by `api_key_env` when a call is made: never put in widget state, the store or a log.
 """
 
 from __future__ import annotations
@@ -17,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import traceback
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import ipywidgets as ipw
 
@@ -28,107 +23,63 @@ from ..config import RunConfig
 from ..errors import EvolvizError
 from ..records import Candidate
 from ..run.batch_admin import batch_status
-from ..run.budget import Budget, BudgetReached
+from ..run.budget import Budget
 from ..run.session import Endpoint, RunSession
 from ..run.whatif import what_if
-from ..seeds import Seed, load_seeds
+from ..seeds import Seed
 from ..store import Query, RunView
 from ..templates import TemplateSet
+from . import status
+from .actions import ACTIONS, by_name
 from .compare_view import comparison
 from .map_controller import MapController
 from .revision_controller import RevisionController
+from .run_loop import Background, RunLoop
+from .session_setup import RunOptions, open_session
 from .settings_codec import decode_budget, decode_settings, encode_budget, encode_settings
 from .templates_controller import TemplatesController, template_state
 from .widget import ExplorerWidget
 
 __all__ = ["Explorer"]
 
-STATUS_EVERY = 0.25  # seconds between status pushes while running
-MAP_EVERY = 1.5  # seconds between map updates while running
-DEMO_SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "tiny.txt"
-
-
-def _as_seeds(seeds: Any) -> tuple[list[Seed], list[str]]:
-    """Seeds from a path or a list of strings/Seeds, and any load problems as text."""
-    if seeds is None:
-        seeds = DEMO_SEEDS
-        if not seeds.exists():
-            seeds = ["Write a haiku about the sea.", "Explain recursion with an example.",
-                     "What is 17 times 23?", "Give three tips for a job interview."]
-    if isinstance(seeds, str | Path):
-        loaded = load_seeds(seeds)
-        return loaded.seeds, [f"{p.path}:{p.line}: {p.reason}" for p in loaded.problems]
-    out = []
-    for i, s in enumerate(seeds):
-        out.append(s if isinstance(s, Seed) else Seed(id=f"seed-{i:06d}", instruction=str(s)))
-    return out, []
-
 
 class Explorer:
     """Step Evol-Instruct in a notebook and see every prompt, response and verdict.
 
     `Explorer(seeds, references)` starts a new run (default seeds: the tiny demo set; default
-    store: a fresh temporary file); `Explorer.open("run.db")` reopens a stored one.
-    Endpoint: `base_url`/`model`/`api_key_env` (default: the embedded local model).
+    store: a fresh temporary file); `Explorer.open("run.db")` reopens a stored one. The
+    run's options (`store`, endpoint `base_url`/`model`/`api_key_env`/`concurrency`,
+    `config`, `templates`) are those of `session_setup.RunOptions`; default endpoint: the
+    embedded local model. `ex.act("step")` does what the Step button does.
     """
 
-    def __init__(
-        self,
-        seeds: str | Path | Sequence[str] | Sequence[Seed] | None = None,
-        references: str | Path | None = None,
-        *,
-        store: str | Path | None = None,
-        base_url: str | None = None,
-        model: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        config: RunConfig | None = None,
-        templates: str | Path | TemplateSet | None = None,
-        concurrency: int | None = None,
-        maps: bool = True,
-        price_per_1k_tokens: float = 0.0,
-        k: int = 20,
-        reference_sample: int = 500,
-        session: RunSession | None = None,
-        budget: Budget | None = None,
-    ):
+    def __init__(self, seeds: str | Path | Sequence[str] | Sequence[Seed] | None = None,
+                 references: str | Path | None = None, *, session: RunSession | None = None,
+                 budget: Budget | None = None, maps: bool = True,
+                 price_per_1k_tokens: float = 0.0, k: int = 20, reference_sample: int = 500,
+                 **run: Unpack[RunOptions]):
         self.seed_problems: list[str] = []
         if session is None:
-            endpoint = Endpoint(base_url=base_url, model=model, api_key_env=api_key_env,
-                                concurrency=concurrency)
-            # None: the stored run's templates, or the built-ins for a new run.
-            template_set = (TemplateSet.load(templates) if isinstance(templates, str | Path)
-                            else templates)
-            if seeds is None and store is not None and RunSession.has_run(store):
-                # A store that holds a run already: look at that run, not the demo seeds.
-                session = RunSession.open(store, endpoint=endpoint, config=config,
-                                          templates=template_set)
-            else:
-                loaded, self.seed_problems = _as_seeds(seeds)
-                session = RunSession(store, seeds=loaded, config=config,
-                                     templates=template_set, endpoint=endpoint)
+            session, self.seed_problems = open_session(seeds, **run)
         self.session = session
         session.notify = self.say
         self.price = price_per_1k_tokens
         # The spending limit Step and Run stop at, as `evolviz run --max-tokens/--max-cost`
-        # does; None: no limit. `_live_budget` is the one the client consults mid-run.
+        # does; None: no limit.
         self.budget = budget
-        self._live_budget: Budget | None = None
-        self.messages: list[str] = list(self.seed_problems[:5])
+        self.notes = [status.Note(p) for p in self.seed_problems[:5]]
         self.widget = ExplorerWidget()
-        self._task: asyncio.Task | None = None
-        self._tasks: set[asyncio.Task] = set()
-        self._running_since: float | None = None
-        self._last_status = 0.0
-        self._last_map = 0.0
         self._pushing = False
-        self.last_error: str | None = None
-        self.templates_ui = TemplatesController(session, self.widget, self.say,
-                                                self._default_instruction)
+        self.background = Background(lambda e: self.report(e))
+        self.templates_ui = TemplatesController(session, self.widget, self.say)
         self.revisions = RevisionController(session, self.widget, self.say,
                                             lambda: self.seeds)
         self.maps = (MapController(session, references=references, on_select=self.select,
                                    on_lasso=self.show_ids, k=k, reference_sample=reference_sample)
                      if maps else None)
+        self.loop = RunLoop(session, self.background, say=self.say, refresh=self.refresh,
+                            maps=self.maps, budget=self._spending)
+        self._dispatch = self._handlers()
         self._push_settings()
         self.templates_ui.push()
         self.widget.on_msg(self._on_msg)
@@ -139,7 +90,7 @@ class Explorer:
         parts: list[ipw.Widget] = [self.widget]
         if self.maps is not None:
             parts += self.maps.widgets()
-            self._schedule(self.maps.load())
+            self.background.schedule(self.maps.load())
         self.layout = ipw.VBox(parts)
 
     @classmethod
@@ -190,6 +141,15 @@ class Explorer:
                 for r in self.store.seed_rows()]
 
     @property
+    def messages(self) -> list[str]:
+        return [n.text for n in self.notes]
+
+    @property
+    def last_error(self) -> str | None:
+        """The end of the last background failure's traceback."""
+        return self.background.last_error
+
+    @property
     def last_rerun(self) -> Candidate | None:
         return self.templates_ui.last_rerun
 
@@ -197,6 +157,66 @@ class Explorer:
         from IPython.display import display
 
         display(self.layout)
+
+    # -- actions: what the buttons do, for cells and tests too ---------------------------
+
+    def act(self, action: str, **payload: Any) -> Any:
+        """Do what the panel's control for `action` does, by the same path: `action` is a
+        name of actions.ACTIONS ("step", "run" with n=3, "compare" with path=...). A
+        failure is reported in the panel, never raised; returns what the action started
+        (the task of a Step, Run, re-run or revision) or made."""
+        try:
+            spec = by_name(action)
+            if spec is None:
+                raise EvolvizError(f"unknown action {action!r}; the panel's actions are "
+                                   f"{', '.join(a.name for a in ACTIONS.values())}")
+            extra = set(payload) - set(spec.payload)
+            if extra:
+                raise EvolvizError(f"action {action!r} takes "
+                                   f"{', '.join(spec.payload) or 'no payload'}, "
+                                   f"not {', '.join(sorted(extra))}")
+            return self._dispatch[spec.name](**payload)
+        except Exception as e:  # the panel reports, never dies
+            self.report(e)
+            return None
+
+    def _handlers(self) -> dict[str, Callable[..., Any]]:
+        """The dispatch table: one handler per key of actions.ACTIONS, by wire name."""
+        handlers: dict[str, Callable[..., Any]] = {
+            "STEP": lambda: self.start(1),
+            "RUN": lambda n=1: self.start(int(n)),
+            "STOP": self.stop,
+            "LINEAGE": self._lineage,
+            "REAPPLY": self._reapply,
+            "COMPARE": lambda path="": self.compare(str(path or "")),
+            "COMPARE_CLEAR": lambda: self.compare(None),
+            "TEMPLATE_CHECK": lambda **p: self.templates_ui.check(p),
+            "TEMPLATE_RERUN": lambda **p: self.background.schedule(
+                self.templates_ui.rerun(p, self.session.client_async)),
+            "TEMPLATE_APPLY": lambda **p: self.templates_ui.apply(p),
+            "TEMPLATE_SAVE": lambda **p: self.templates_ui.save(p),
+            "TEMPLATE_SUGGEST": lambda **p: self._suggest(p),
+            "TEMPLATE_SUGGEST_STOP": self.stop,
+        }
+        if set(handlers) != set(ACTIONS):
+            raise AssertionError(f"actions without a handler or handlers without an action: "
+                                 f"{sorted(set(handlers) ^ set(ACTIONS))}")
+        return {ACTIONS[key].name: fn for key, fn in handlers.items()}
+
+    def _on_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        payload = dict(content)
+        self.act(str(payload.pop("action", "")), **payload)
+
+    def _lineage(self, seed_id: str | None = None) -> None:
+        steps = RunView(self.store).lineage(str(seed_id))
+        self.widget.lineage = [s.to_dict() for s in steps]
+
+    def _reapply(self) -> dict[str, Any]:
+        r = what_if(self.store, self.config, self.templates).to_dict()
+        self.widget.reapply_result = r
+        self.say(f"re-applied rules 2-4 with the current settings: {r['total_changed']}"
+                 f" candidate(s) would change status (no LLM call made)")
+        return r
 
     # -- state to the widget -----------------------------------------------------------
 
@@ -210,44 +230,26 @@ class Explorer:
             self._pushing = False
 
     def refresh(self, *, page: bool = True) -> None:
-        """Push counts (and the visible page) from the store to the widget."""
+        """Push the status (and the visible page) from the store to the widget."""
         store = self.store
         g = self.evolution.next_generation()
-        shown, stats = g, store.count_generation(g)
-        if not self._running and stats.done == 0 and g > 1:
-            # Between generations, the last finished one's counts say more than zeros.
-            shown, stats = g - 1, store.count_generation(g - 1)
-        tokens = sum(s.tokens for s in store.generation_stats())
-        limit = self._spending()
-        self.widget.status = {
-            "running": self._running,
-            "generation": g,
-            "counts_generation": shown,
-            "pool_size": stats.pool_size or store.seed_count(),
-            "done": stats.done,
-            "accepted": stats.accepted,
-            "rejected": sum(stats.rejected.values()),
-            "failed": stats.failed,
-            "tokens": tokens,
-            "cost": (limit.cost(limit.spent_prompt, limit.spent_completion)
-                     if limit is not None and limit.prices else tokens / 1000 * self.price),
-            "budget": "" if limit is None else "budget: " + limit.spent() + (
-                " (reached)" if limit.reached else ""),
-            "batches": batch_status(store),  # "" unless the run is made in batch mode
-            "finished_generations": len(store.finished_generations()),
-            "endpoint": self.session.endpoint_label(),
-            "store": self.store_path,
-            "message": " · ".join(self.messages[-3:]),
-            "error": any(m.startswith("error") for m in self.messages[-1:]),
-        }
+        self.widget.status = status.compose(
+            {"running": self.loop.running, "revising": self.revisions.running,
+             "generation": g, "finished_generations": len(store.finished_generations()),
+             "endpoint": self.session.endpoint_label(), "store": self.store_path},
+            status.counts(store, g, self.loop.running),
+            status.spending(store, self._spending(), self.price,
+                            stopped=self.loop.stopped_by_budget),
+            {"batches": batch_status(store)},  # "" unless the run is made in batch mode
+            status.messages(self.notes))
         if page:
             self.widget.options = RunView(store).filter_options()
             self._on_query()
 
     def _spending(self) -> Budget | None:
         """The budget with what the whole run has spent (the live one during a run)."""
-        if self._live_budget is not None or self.budget is None:
-            return self._live_budget
+        if self.loop.live_budget is not None or self.budget is None:
+            return self.loop.live_budget
         return self.budget.renewed(*self.store.token_totals())
 
     def set_budget(self, max_tokens: int | None = None, max_cost: float | None = None,
@@ -260,15 +262,16 @@ class Explorer:
         self._push_settings()
         self.refresh(page=False)
 
-    @property
-    def _running(self) -> bool:
-        return self._running_since is not None
-
-    def say(self, message: str) -> None:
-        self.messages.append(message)
+    def say(self, message: str, *, error: bool = False) -> None:
+        """Show a message in the status line (`error`: the status says it is one)."""
+        self.notes.append(status.Note(message, error))
         self.refresh(page=False)
 
-    # -- widget events -----------------------------------------------------------------
+    def report(self, exc: BaseException) -> None:
+        """Show a failure in the status line, flagged as an error."""
+        self.say(f"error: {type(exc).__name__}: {exc}", error=True)
+
+    # -- two-way state: the list's query, the selected card, the settings form -----------
 
     def _on_query(self, _change: Any = None) -> None:
         q = Query.from_dict(self.widget.query or {})
@@ -302,50 +305,19 @@ class Explorer:
             self.budget = budget
             self.say("settings applied (from the next generation on)")
         except (EvolvizError, ValueError, TypeError) as e:
-            self.say(f"error: {e}")
+            self.say(f"error: {e}", error=True)
             self._push_settings()
 
-    def _on_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
-        action = content.get("action")
-        try:
-            if action == "step":
-                self.start(1)
-            elif action == "run":
-                self.start(int(content.get("n", 1)))
-            elif action == "stop":
-                self.stop()
-            elif action == "lineage":
-                steps = RunView(self.store).lineage(str(content.get("seed_id")))
-                self.widget.lineage = [s.to_dict() for s in steps]
-            elif action == "reapply":
-                r = what_if(self.store, self.config, self.templates).to_dict()
-                self.widget.reapply_result = r
-                self.say(f"re-applied rules 2-4 with the current settings: {r['total_changed']}"
-                         f" candidate(s) would change status (no LLM call made)")
-            elif action == "compare":
-                self.compare(str(content.get("path") or ""))
-            elif action == "compare_clear":
-                self.compare(None)
-            elif action == "template_check":
-                self.templates_ui.check(content)
-            elif action == "template_rerun":
-                self._schedule(self.templates_ui.rerun(content, self.session.client_async))
-            elif action == "template_apply":
-                self.templates_ui.apply(content)
-            elif action == "template_save":
-                self.templates_ui.save(content)
-            elif action == "template_suggest":
-                self._suggest(content)
-            elif action == "template_suggest_stop":
-                self.stop()
-        except Exception as e:  # the panel reports, never dies
-            self.say(f"error: {type(e).__name__}: {e}")
+    # -- templates, revisions, comparison ---------------------------------------------
 
     def _suggest(self, content: dict[str, Any]) -> asyncio.Task:
-        if self._running:
+        if self.loop.running:
             raise EvolvizError("a run is in progress; a revision is tried between "
                                "generations (stop the run first)")
-        return self.revisions.start(content, self._schedule)
+        task = self.revisions.start(content, self.background.schedule)
+        self.refresh(page=False)
+        task.add_done_callback(lambda _t: self.refresh(page=False))
+        return task
 
     async def suggest_revision(self, operator: str, *, steps: int = 3, dev: int = 8,
                                user: str | None = None) -> list[dict[str, Any]]:
@@ -380,44 +352,10 @@ class Explorer:
                  f"difference(s)" + ("; the charts show it dashed (B)" if self.maps else ""))
         return report
 
-    def _default_instruction(self, given: str | None) -> str:
-        if given:
-            return given
-        detail = self.widget.detail or {}
-        seeds = self.seeds
-        return detail.get("parent_instruction") or (seeds[0].text if seeds else "")
-
     # -- running -------------------------------------------------------------------------
-
-    def _schedule(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
-        """Run `coro` on the kernel's loop; its failure is reported in the panel.
-
-        Called from widget callbacks and from `__init__` in a cell, where the kernel's loop
-        is running but may not be the *current* one: `get_running_loop` first, else the
-        policy's loop (never `get_event_loop`, deprecated for this)."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = asyncio.get_event_loop_policy().get_event_loop()
-        task = loop.create_task(coro)
-        # The loop holds tasks weakly: keep each one alive until it is done.
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(self._report)
-        return task
-
-    def _report(self, task: asyncio.Task) -> None:
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            self.last_error = "".join(traceback.format_exception(exc)[-3:]).strip()
-            self.say(f"error: {type(exc).__name__}: {exc}")
 
     def start(self, generations: int = 1) -> asyncio.Task:
         """Evolve `generations` more generations in the background (what Step/Run do)."""
-        if self._running:
-            raise EvolvizError("a run is already in progress; stop it first")
         if self.revisions.running:
             raise EvolvizError("a revision is being evaluated; stop it first")
         if self.store.get_meta("batch_mode"):
@@ -425,14 +363,11 @@ class Explorer:
                                "hours (each stage is a batch answered within 24 h): Step "
                                "is off; continue it where it was started (evolviz run "
                                "--batch). The status line shows its batches")
-        self._running_since = time.monotonic()
-        self._task = self._schedule(self._run(generations))
-        return self._task
+        return self.loop.start(generations)
 
     def stop(self) -> None:
         """Cancel the calls in flight; finished candidates stay, and the run resumes later."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        if self.loop.stop():
             self.say("stopped; finished candidates are kept and the run resumes from here")
         if self.revisions.stop():
             self.say("stopped the revision loop; the steps so far are kept in its store")
@@ -444,43 +379,6 @@ class Explorer:
     async def run(self, generations: int = 1) -> list[Candidate]:
         return await self.start(generations)
 
-    async def _run(self, generations: int) -> list[Candidate]:
-        out: list[Candidate] = []
-        try:
-            client = await self.session.client_async()
-            client.budget = self._live_budget = self._spending()
-            for _ in range(generations):
-                g = self.evolution.next_generation()
-                self.say(f"generation {g}: evolving {self.store.seed_count()} pool members")
-                async for cand in self.evolution.step():
-                    out.append(cand)
-                    if self.maps is not None:
-                        self.maps.add(cand)
-                    now = time.monotonic()
-                    if now - self._last_status >= STATUS_EVERY:
-                        self._last_status = now
-                        self.refresh()
-                    if self.maps is not None and now - self._last_map >= MAP_EVERY:
-                        self._last_map = now
-                        await self.maps.flush()
-                stats = self.store.count_generation(g)
-                self.say(f"generation {g} done: {stats.accepted} accepted, "
-                         f"{sum(stats.rejected.values())} rejected, {stats.failed} failed")
-                if self.maps is not None:
-                    await self.maps.flush()
-        except BudgetReached as e:
-            limit = self._live_budget
-            self.say(f"stopped: {e} ({limit.spent() if limit else ''}). Everything finished "
-                     f"is saved; raise or clear the budget in Settings and Step again to "
-                     f"continue")
-        finally:
-            if self.session.client is not None:
-                self.session.client.budget = None
-            self._live_budget = None
-            self._running_since = None
-            self.refresh()
-        return out
-
     async def wait_for_map(self, timeout: float = 600) -> None:
         """For notebooks run top to bottom: block until the map has been drawn."""
         if self.maps is not None:
@@ -488,7 +386,6 @@ class Explorer:
 
     def close(self) -> None:
         """Cancel the run and every background task (map load, re-runs); close the run."""
-        for task in list(self._tasks):
-            task.cancel()
+        self.background.cancel_all()
         with contextlib.suppress(Exception):
             self.session.close()

@@ -18,6 +18,7 @@ from ..gates import GateConfig
 from ..rules import RULE_IDS
 from ..run.budget import Budget
 from ..run.session import Endpoint
+from .state import BudgetForm, SettingsForm
 
 __all__ = ["decode_budget", "decode_settings", "encode_budget", "encode_settings"]
 
@@ -26,7 +27,7 @@ TEMPERATURE_ROLES = ("evolver", "answerer")
 
 
 def encode_settings(config: RunConfig, endpoint: Endpoint,
-                    operators: Sequence[str]) -> dict[str, Any]:
+                    operators: Sequence[str]) -> SettingsForm:
     """The form's state for these settings."""
     return {
         "seed": config.seed,
@@ -128,10 +129,10 @@ def _gates(form: Any, gates: GateConfig) -> GateConfig:
 BUDGET_FIELDS = ("max_tokens", "max_cost", "price_in", "price_out")
 
 
-def encode_budget(budget: Budget | None) -> dict[str, Any]:
+def encode_budget(budget: Budget | None) -> BudgetForm:
     """The form's budget fields (None: no limit) for a budget, or for none."""
     if budget is None:
-        return dict.fromkeys(BUDGET_FIELDS)
+        return {"max_tokens": None, "max_cost": None, "price_in": None, "price_out": None}
     prices = budget.prices or (None, None)
     return {"max_tokens": budget.max_tokens, "max_cost": budget.max_cost,
             "price_in": prices[0], "price_out": prices[1]}

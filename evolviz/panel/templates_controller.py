@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EvolvizError, TemplateError
-from ..records import Candidate, PoolMember
+from ..records import Candidate, PoolMember, seed_text
 from ..run.engine import evolve_candidate
 from ..run.session import RunSession
 from ..templates import ROLE_PLACEHOLDERS, Template, parse_template
@@ -38,17 +38,25 @@ def template_state(t: Template) -> dict[str, Any]:
 class TemplatesController:
     """Answers the template editor's actions against one run session."""
 
-    def __init__(self, session: RunSession, widget: Any, say: Callable[[str], None],
-                 default_instruction: Callable[[str | None], str]):
+    def __init__(self, session: RunSession, widget: Any, say: Callable[[str], None]):
         self.session = session
         self.widget = widget
         self.say = say
-        self.default_instruction = default_instruction
         self.last_rerun: Candidate | None = None
 
     def push(self) -> None:
         self.widget.templates = {t.name: template_state(t)
                                  for t in self.session.templates.all()}
+
+    def default_instruction(self, given: str | None) -> str:
+        """What a preview fills in: the instruction given, else the selected candidate's
+        parent, else the run's first seed."""
+        if given:
+            return given
+        detail = self.widget.detail or {}
+        seeds = self.session.store.seed_rows()
+        first = seed_text(seeds[0]["instruction"], seeds[0]["input"] or "") if seeds else ""
+        return detail.get("parent_instruction") or first
 
     def check(self, content: dict[str, Any]) -> None:
         fields = template_fields(content["template"])

@@ -2,6 +2,7 @@
 
 - `schema`: the tables, the marks that identify a store, the migration from version 1;
 - `run_store.RunStore`: opening a store and writing a run into it, candidate by candidate;
+- `rows`: a candidate's columns and record, a seed list's fingerprint, the write transaction;
 - `read.RunView`: the typed read model the panel, exports, maps and `evolviz show` use;
 - `integrity.check_store`: `evolviz check`;
 - `cache.ResponseCache`: every paid response, so a replayed run costs nothing.
@@ -10,7 +11,8 @@
 from .cache import ResponseCache
 from .integrity import check_store
 from .read import CandidateRow, LineageStep, MapPoint, Page, Query, RunView
-from .run_store import RunStore, candidate_from_row, seeds_fingerprint
+from .rows import candidate_from_row, seeds_fingerprint
+from .run_store import RunStore
 from .schema import APPLICATION_ID, SCHEMA_VERSION
 
 __all__ = [

@@ -9,19 +9,25 @@ in `evolviz.store.schema`; what people read goes through `evolviz.store.read.Run
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..errors import NotAStoreError, StoreError, StoreVersionError
 from ..records import Candidate, GenerationStats, PoolMember, seed_text
+from .rows import (
+    _SELECT_CANDIDATE,
+    SeedLike,
+    _record_json,
+    _Transaction,
+    candidate_from_row,
+    seeds_fingerprint,
+)
 from .schema import (
     APPLICATION_ID,
-    CANDIDATE_COLUMNS,
     REQUIRED_TABLES,
     SCHEMA,
     SCHEMA_VERSION,
@@ -30,40 +36,6 @@ from .schema import (
 )
 
 __all__ = ["RunStore", "candidate_from_row", "seeds_fingerprint"]
-
-class SeedLike(Protocol):
-    id: str
-    instruction: str
-    input: str
-    source: str
-    line: int
-
-
-def seeds_fingerprint(seeds: Iterable[SeedLike]) -> str:
-    """Identifies a seed list, so a resume with other seeds is refused, not mixed in."""
-    h = hashlib.sha256()
-    for s in seeds:
-        h.update(json.dumps([s.id, s.instruction, s.input]).encode("utf-8"))
-    return h.hexdigest()
-
-
-_SELECT_CANDIDATE = "SELECT " + ", ".join(CANDIDATE_COLUMNS.values()) + ", record FROM candidates"
-
-
-def candidate_from_row(row: sqlite3.Row) -> Candidate:
-    """A candidate from its columns and its record: the columns win (version-1 stores
-    repeated them in the record)."""
-    data = json.loads(row["record"])
-    for name, column in CANDIDATE_COLUMNS.items():
-        data[name] = row[column]
-    return Candidate.from_dict(data)
-
-
-def _record_json(c: Candidate) -> str:
-    data = c.to_dict()
-    for name in CANDIDATE_COLUMNS:
-        data.pop(name, None)
-    return json.dumps(data, ensure_ascii=False)
 
 
 class RunStore:
@@ -423,20 +395,3 @@ class RunStore:
             "SELECT DISTINCT generation FROM pool ORDER BY generation")]
         return [self.count_generation(g) for g in gens if g == 1 or self.candidate_count(g)
                 or g in self.finished_generations()]
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on error, so a record is all there or absent."""
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")

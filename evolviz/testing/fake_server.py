@@ -9,29 +9,8 @@ The server is plain stdlib asyncio (HTTP/1.1, keep-alive, Content-Length bodies)
 own event loop on a daemon thread, so sync pytest fixtures and async code use it the same way:
 start it, point a client at `base_url`, read `stats` afterwards. It binds to loopback only.
 
-What the `openai` client does with each fault kind (checked with openai 3.57, which runs on
-`httpx2`), i.e. what the engine has to handle. With `max_retries=0`:
-
-    kind            server sends                          openai raises / returns
-    429             429 + `Retry-After: 0`                RateLimitError (.response.headers)
-    500, 503        500 / 503 + error JSON                InternalServerError
-    timeout         nothing for `hang_seconds`, closes    APITimeoutError (client timeout)
-    drop            closes the socket, no response        APIConnectionError
-    broken_json     200, application/json, cut-off body   json.JSONDecodeError (a ValueError,
-                                                          not an openai.OpenAIError, and not
-                                                          retried): the engine must catch it
-                                                          and treat it as a malformed reply
-    empty_choices   200, "choices": []                    a ChatCompletion, choices == []
-                                                          (choices[0] -> IndexError)
-    null_content    200, message.content null             a ChatCompletion, content is None
-    length          200, first words, finish "length"     a ChatCompletion, finish_reason
-                                                          "length", content truncated
-    content_filter  200, "", finish "content_filter"      a ChatCompletion, content == ""
-
-With retries on, openai itself retries 429, 5xx, timeouts and dropped connections (each retry
-is a new request here and counts in `stats`); it never retries the 200 cases, which only the
-engine can recognise as bad. Note openai ignores `Retry-After: 0` (it only honours values in
-(0, 120] seconds, or `retry-after-ms`) and falls back to its own backoff of 0.5 s, doubling.
+What the `openai` client does with each fault kind, i.e. what the engine has to handle,
+is in `evolviz.testing.faults`.
 
 Fault choice is deterministic given the order requests arrive: requests forced with
 `force_next` come first; otherwise one `random.Random(seed)` draw per chat request decides
@@ -47,7 +26,6 @@ import json
 import random
 import sys
 import threading
-import time
 import traceback
 from collections import deque
 from collections.abc import Sequence
@@ -61,15 +39,12 @@ from .wire import (
     Responder,
     Response,
     check_loopback,
-    count_words,
+    completion_body,
     default_responder,
     encode,
     error_body,
     json_bytes,
     parse_head,
-)
-from .wire import (
-    prompt_tokens as count_prompt_tokens,
 )
 
 __all__ = [
@@ -411,28 +386,10 @@ class FakeOpenAIServer:
         else:  # empty_choices, broken_json: the content is never seen
             content = "unused"
 
-        completion_tokens = max(1, count_words(content))
-        prompt_tokens = count_prompt_tokens(messages)
-        choice: dict[str, Any] = {"index": 0, "logprobs": None, "finish_reason": finish_reason}
-        if completion:
-            choice["text"] = content
-        else:
-            choice["message"] = {"role": "assistant", "content": content}
-        choices = [] if kind == "empty_choices" else [choice]
-        payload = json_bytes(
-            {
-                "id": f"{'cmpl' if completion else 'chatcmpl'}-fake-{next(self._ids)}",
-                "object": "text_completion" if completion else "chat.completion",
-                "created": int(time.time()),
-                "model": model,
-                "choices": choices,
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-            }
-        )
+        payload = completion_body(model, content, finish_reason, messages,
+                                  completion_id=f"{'cmpl' if completion else 'chatcmpl'}"
+                                                f"-fake-{next(self._ids)}",
+                                  with_choice=kind != "empty_choices", text=completion)
         if kind == "broken_json":
             payload = payload[: len(payload) // 2]  # an unclosed object is never valid JSON
         return 200, payload, ()

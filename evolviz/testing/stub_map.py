@@ -1,4 +1,4 @@
-"""A synthetic reference map for drawing tests and benchmarks: what `MapView` reads of an
+"""A synthetic reference map for drawing tests and benchmarks: what `Population` reads of an
 `evolviz.maps.ReferenceMap`, with Gaussian blobs for coordinates, so a 250K- or 1M-point
 map is made in a second, with no embedding model and no t-SNE (those are not what a
 drawing test measures)."""

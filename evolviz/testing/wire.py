@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ["DROP", "Reply", "Responder", "check_loopback", "count_words", "default_responder",
-           "encode", "error_body", "json_bytes", "parse_head", "prompt_tokens"]
+__all__ = ["DROP", "Reply", "Responder", "check_loopback", "completion_body", "count_words",
+           "default_responder", "encode", "error_body", "json_bytes", "parse_head",
+           "prompt_tokens"]
 
 
 @dataclass
@@ -66,6 +68,31 @@ def prompt_tokens(messages: list[Any]) -> int:
         else:
             total += count_words(content)
     return max(1, total)
+
+
+def completion_body(model: str, content: str | None, finish_reason: str, messages: list[Any],
+                    *, completion_id: str, with_choice: bool = True,
+                    text: bool = False) -> bytes:
+    """A chat.completion body (`text`: a text_completion's, the reply as "text"), usage
+    counted in words (at least one completion token); `with_choice=False` sends
+    "choices": [] (the empty_choices fault)."""
+    completion_tokens = max(1, count_words(content))
+    prompt = prompt_tokens(messages)
+    choice: dict[str, Any] = {"index": 0, "logprobs": None, "finish_reason": finish_reason}
+    if text:
+        choice["text"] = content
+    else:
+        choice["message"] = {"role": "assistant", "content": content}
+    choices = [choice] if with_choice else []
+    return json_bytes({
+        "id": completion_id,
+        "object": "text_completion" if text else "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt + completion_tokens},
+    })
 
 
 def json_bytes(obj: Any) -> bytes:

@@ -14,15 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from .harness import (
-    ARTIFACTS,
-    CHROMIUM,
-    REPO_ROOT,
-    attach_log,
-    launch_chromium,
-    screenshot,
-    start_jupyter,
-)
+from .browser import CHROMIUM, attach_log, launch_chromium, screenshot
+from .server import ARTIFACTS, REPO_ROOT, start_jupyter
 
 MISSING_CHROMIUM = f"{CHROMIUM} not found; install it with .ci/install-browser.sh"
 VIEWPORT = {"width": 1500, "height": 1100}

@@ -14,13 +14,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from .harness import (
-    PLOTLY_BLUE,
-    assert_text_not_injected,
-    open_and_run_notebook,
-    painted_pixels,
-    screenshot,
-)
+from .assertions import PLOTLY_BLUE, assert_text_not_injected, painted_pixels
+from .browser import screenshot
+from .notebook import open_and_run_notebook
 
 SMOKE_NB = Path(__file__).with_name("smoke.ipynb")
 UNTRUSTED = '<img src=x onerror="window.__pwned=1">'

@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .harness import (
-    ARTIFACTS,
-    open_and_run_notebook,
-    open_in_notebook7_and_run_all,
-    painted_pixels,
-    screenshot,
-)
+from .assertions import painted_pixels
+from .browser import screenshot
+from .notebook import open_and_run_notebook, open_in_notebook7_and_run_all
+from .server import ARTIFACTS
 from .webgl import charts, page_now, wait_points, watch_points
 
 HOSTILE_NB = Path(__file__).with_name("hostile.ipynb")
@@ -150,11 +147,11 @@ BIG = 250_000
 BIG_NB = """
 import time
 from IPython.display import display
-from evolviz.panel.mapview import MapView
+from evolviz.panel.scatter_map import ScatterMap
 from evolviz.testing.stub_map import StubMap
 
 refmap = StubMap({n})
-mv = MapView()
+mv = ScatterMap()
 t0 = time.time()
 mv.set_map(refmap, [f"seed {{i}}" for i in range(8)], [f"s{{i}}" for i in range(8)])
 print("T0", t0 * 1000, "kernel_s", time.time() - t0)

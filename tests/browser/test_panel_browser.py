@@ -13,13 +13,10 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from .harness import (
-    REPO_ROOT,
-    assert_text_not_injected,
-    open_and_run_notebook,
-    open_in_notebook7_and_run_all,
-    screenshot,
-)
+from .assertions import assert_text_not_injected
+from .browser import screenshot
+from .notebook import open_and_run_notebook, open_in_notebook7_and_run_all
+from .server import REPO_ROOT
 from .webgl import page_now, points_drawn, wait_points, watch_points
 
 HOSTILE_NB = Path(__file__).with_name("hostile.ipynb")

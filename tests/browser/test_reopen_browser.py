@@ -15,7 +15,9 @@ from evolviz.store import RunStore
 from evolviz.testing import FakeOpenAIServer
 from evolviz.testing.evol_responder import EvolResponder
 
-from .harness import ARTIFACTS, REPO_ROOT, open_and_run_notebook, screenshot
+from .browser import screenshot
+from .notebook import open_and_run_notebook
+from .server import ARTIFACTS, REPO_ROOT
 
 SEEDS = REPO_ROOT / "seeds" / "tiny.txt"
 

@@ -1,14 +1,15 @@
-"""The population map's model, without a browser: every point goes into the one buffer
-jupyter-scatter sends (no sample), and colour, replay, click and lasso act on it. The map
-is `StubMap` (synthetic coordinates: these tests are about the view, not t-SNE); the
-browser half is tests/browser/test_maps_browser.py."""
+"""The population map without a browser: every point of the `Population` (maps/) goes into
+the one buffer the `ScatterMap` (jupyter-scatter) sends (no sample), and colour, replay,
+click and lasso act on it. The map is `StubMap` (synthetic coordinates: these tests are
+about the view, not t-SNE); the browser half is tests/browser/test_maps_browser.py."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from evolviz.panel.mapview import COLOUR_BY, MapView, Placed
+from evolviz.maps import Placed
+from evolviz.panel.scatter_map import COLOUR_BY, ScatterMap
 from evolviz.testing.stub_map import StubMap
 
 PAYLOAD = '<img src=x onerror="window.__pwned=1"> & <b>bold</b>'
@@ -24,7 +25,7 @@ def placed(refmap: StubMap, generation: int, n: int, texts: list[str] | None = N
 @pytest.fixture
 def view():
     clicked, lassoed = [], []
-    mv = MapView(on_select=clicked.append, on_lasso=lassoed.append)
+    mv = ScatterMap(on_select=clicked.append, on_lasso=lassoed.append)
     mv.clicked, mv.lassoed = clicked, lassoed
     refmap = StubMap(2000)
     mv.set_map(refmap, [f"seed {i}" for i in range(8)], [f"seed-{i}" for i in range(8)])
@@ -34,23 +35,23 @@ def view():
 
 
 def test_a_250k_map_sends_every_point():
-    mv = MapView()
+    mv = ScatterMap()
     refmap = StubMap(250_000)
     mv.set_map(refmap, ["a seed"], ["seed-0"])
     mv.add(placed(refmap, 1, 5000))
-    assert mv.scatter.widget.points.shape[0] == 250_000 + 1 + 5000
-    assert mv.point_counts() == {"reference": 250_000, "seeds": 1, "gen": 5000,
+    assert mv.plot.widget.points.shape[0] == 250_000 + 1 + 5000
+    assert mv.population.point_counts() == {"reference": 250_000, "seeds": 1, "gen": 5000,
                                  "rejected": 0}
 
 
 def test_colour_by_each_dimension_with_its_own_legend(view):
     for by in COLOUR_BY:
         view.colour(by)
-        cats = list(view.frame()[by].cat.categories)
-        assert len(view.scatter.widget.color) == len(cats), by
-    assert list(view.frame()["generation"].cat.categories) == [
+        cats = list(view.population.frame()[by].cat.categories)
+        assert len(view.plot.widget.color) == len(cats), by
+    assert list(view.population.frame()["generation"].cat.categories) == [
         "reference", "seeds", "gen 1", "gen 2"]
-    assert set(view.frame()["operator"].cat.categories) >= {"mutation", "deepening"}
+    assert set(view.population.frame()["operator"].cat.categories) >= {"mutation", "deepening"}
     with pytest.raises(ValueError, match="colour by one of"):
         view.colour("mood")
 
@@ -58,50 +59,52 @@ def test_colour_by_each_dimension_with_its_own_legend(view):
 def test_rejected_points_are_shown_only_by_status_and_rule(view):
     """The population map shows the accepted; colouring by status or rule brings the
     rejected in, each rule its own colour, and diversity never counts them."""
-    before = view.diversity_rows()
+    before = view.population.diversity_rows()
     rules = ["sorry_short_answer", "copied_prompt_wording", None, "sorry_short_answer"]
-    view.add(placed(view.refmap, 3, 4, texts=["r0", "r1", "ok", "r3"]),
+    view.add(placed(view.population.refmap, 3, 4, texts=["r0", "r1", "ok", "r3"]),
              operators=["mutation"] * 4, rules=rules)
-    assert view.point_counts()["rejected"] == 3 and view.point_counts()["gen"] == 51
-    frame = view.frame()
+    counts = view.population.point_counts()
+    assert counts["rejected"] == 3 and counts["gen"] == 51
+    frame = view.population.frame()
     hidden = set(np.flatnonzero((frame["status"] == "rejected").to_numpy()))
-    assert len(view.scatter.widget.filter) == len(frame) - 3
-    assert hidden.isdisjoint(view.scatter.widget.filter)
+    assert len(view.plot.widget.filter) == len(frame) - 3
+    assert hidden.isdisjoint(view.plot.widget.filter)
     view.colour("rule")
-    assert view.scatter.widget.filter is None
-    cats = list(view.frame()["rule"].cat.categories)
+    assert view.plot.widget.filter is None
+    cats = list(view.population.frame()["rule"].cat.categories)
     assert cats == ["reference", "seed", "accepted", "copied_prompt_wording",
                     "sorry_short_answer"]
-    colours = dict(zip(cats, view.scatter.widget.color, strict=True))
+    colours = dict(zip(cats, view.plot.widget.color, strict=True))
     assert len({str(colours[c]) for c in cats[2:]}) == 3  # accepted and each rule apart
     view.colour("status")
-    assert list(view.frame()["status"].cat.categories)[2:] == ["accepted", "rejected"]
+    assert list(view.population.frame()["status"].cat.categories)[2:] == [
+        "accepted", "rejected"]
     view.show_up_to(1)  # the replay still applies
-    assert len(view.scatter.widget.filter) == 2000 + 8 + 30
+    assert len(view.plot.widget.filter) == 2000 + 8 + 30
     view.colour("generation")
     view.show_up_to(None)
-    assert len(view.scatter.widget.filter) == len(frame) - 3
+    assert len(view.plot.widget.filter) == len(frame) - 3
     # Diversity is over the accepted: gen 3's one accepted point, the earlier ones as they
     # were before the rejected came in.
-    after = {r["generation"]: r for r in view.diversity_rows()}
+    after = {r["generation"]: r for r in view.population.diversity_rows()}
     assert {g: after[g] for g in (1, 2)} == {r["generation"]: r for r in before}
-    assert view.layers[3].accepted().tolist() == [False, False, True, False]
+    assert view.population.layers[3].accepted().tolist() == [False, False, True, False]
 
 
 def test_slider_filters_to_a_generation_and_back(view):
     view.show_up_to(1)
-    assert len(view.scatter.widget.filter) == 2000 + 8 + 30
+    assert len(view.plot.widget.filter) == 2000 + 8 + 30
     view.show_up_to(0)
-    assert len(view.scatter.widget.filter) == 2000 + 8
+    assert len(view.plot.widget.filter) == 2000 + 8
     view.show_up_to(None)
-    assert view.scatter.widget.filter is None
+    assert view.plot.widget.filter is None
     view.show_up_to(1)
-    view.add(placed(view.refmap, 3, 5))  # a redraw keeps the replay filter
-    assert len(view.scatter.widget.filter) == 2000 + 8 + 30
+    view.add(placed(view.population.refmap, 3, 5))  # a redraw keeps the replay filter
+    assert len(view.plot.widget.filter) == 2000 + 8 + 30
 
 
 def test_click_opens_one_card_and_a_lasso_filters_by_the_candidates_in_it(view):
-    frame = view.frame()
+    frame = view.population.frame()
     new = list(frame.loc[frame["kind"] == "evolved", "id"])
     view.select_points(new[3:4])
     assert view.clicked == [new[3]]
@@ -113,9 +116,9 @@ def test_click_opens_one_card_and_a_lasso_filters_by_the_candidates_in_it(view):
 
 
 def test_tooltip_text_is_the_text_itself_cut_to_a_line(view):
-    frame = view.frame()
+    frame = view.population.frame()
     texts = list(frame.loc[frame["generation"] == "gen 2", "text"])
     assert texts[0] == PAYLOAD  # shown with textContent: escaping would show &lt; instead
     long = "word " * 200
-    view.add(placed(view.refmap, 4, 1, texts=[long]))
-    assert len(view.frame()["text"].iat[-1]) <= 301
+    view.add(placed(view.population.refmap, 4, 1, texts=[long]))
+    assert len(view.population.frame()["text"].iat[-1]) <= 301
