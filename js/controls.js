@@ -91,6 +91,18 @@ export function createControls(model) {
         value: st[key],
         onchange: (e) => set({ [key]: Number(e.target.value) }),
       });
+    const choice = (key, options) => {
+      const select = el(
+        "select",
+        {
+          class: `evz-select evz-${key.replace("_", "-")}`,
+          onchange: (e) => set({ [key]: e.target.value }),
+        },
+        options.map(([value, label]) => el("option", { value, text: label })),
+      );
+      select.value = st[key] ?? "";
+      return select;
+    };
     const text = (key) =>
       el("input", {
         class: "evz-input",
@@ -230,6 +242,25 @@ export function createControls(model) {
         field("concurrency", num("concurrency")),
         field("endpoint", text("base_url")),
         field("model", text("model")),
+      ),
+      el(
+        "div",
+        { class: "evz-row-flex" },
+        field(
+          "prompt style",
+          choice("prompt_style", [
+            ["few_shot", "few-shot (small models)"],
+            ["chat", "chat (the paper's instructions)"],
+            ...(st.prompt_style === "mixed" ? [["mixed", "mixed (your templates)"]] : []),
+          ]),
+        ),
+        field(
+          "rule 1 and not_a_task decided by",
+          choice("judge", [
+            ["model", "the judge model (one call)"],
+            ["check", "checks that need no model"],
+          ]),
+        ),
       ),
       el("div", { class: "evz-label", text: "elimination rules" }),
       rules,

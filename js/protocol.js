@@ -73,6 +73,8 @@
  * @property {number} [sorry_max_words]
  * @property {number} [copied_ngram]
  * @property {boolean} [judge_difficulty]
+ * @property {string} [judge] who decides rule 1 and not_a_task: "model" or "check"
+ * @property {string} [prompt_style] "few_shot", "chat" (or "mixed", shown only)
  * @property {Object<string, number>} [weights]
  * @property {Object<string, number>} [max_tokens]
  * @property {GatesForm} [gates]
@@ -197,6 +199,8 @@
  * @property {string[]} markers
  * @property {string} description
  * @property {string|null} path
+ * @property {string} style how it is sent: "chat", or "completion" (a few-shot text)
+ * @property {string[]} stop its own stop strings
  */
 
 /**

@@ -21,6 +21,8 @@ export function createTemplateEditor(model) {
   const send = createSender(model);
   const select = el("select", { class: "evz-select", "aria-label": "template" });
   const system = el("textarea", { class: "evz-textarea evz-system", rows: 3, spellcheck: "false" });
+  const systemLabel = el("div", { class: "evz-label", text: "system message" });
+  const userLabel = el("div", { class: "evz-label evz-user-label" });
   const user = el("textarea", { class: "evz-textarea evz-user", rows: 14, spellcheck: "false" });
   const problems = el("div", { class: "evz-problems" });
   const instruction = el("textarea", {
@@ -60,7 +62,15 @@ export function createTemplateEditor(model) {
   function fill() {
     const t = current();
     if (!t) return;
+    const few = t.style === "completion";
     system.value = t.system || "";
+    system.disabled = few;
+    systemLabel.textContent = few
+      ? "system message (none: a few-shot text is sent as is)"
+      : "system message";
+    userLabel.textContent = few
+      ? `text the model continues: frame, worked examples, then the task (stops at ${(t.stop || []).map((x) => JSON.stringify(x)).join(", ")})`
+      : "user message (placeholders are written {{name}})";
     user.value = t.user || "";
     check();
   }
@@ -157,9 +167,9 @@ export function createTemplateEditor(model) {
     "div",
     { class: "evz-templates" },
     el("div", { class: "evz-row-flex" }, el("b", { text: "Template " }), select),
-    el("div", { class: "evz-label", text: "system message" }),
+    systemLabel,
     system,
-    el("div", { class: "evz-label", text: "user message (placeholders are written {{name}})" }),
+    userLabel,
     user,
     problems,
     el("div", { class: "evz-label", text: "fill in" }),

@@ -36,7 +36,13 @@ from .map_controller import MapController
 from .revision_controller import RevisionController
 from .run_loop import Background, RunLoop
 from .session_setup import RunOptions, open_session
-from .settings_codec import decode_budget, decode_settings, encode_budget, encode_settings
+from .settings_codec import (
+    decode_budget,
+    decode_settings,
+    decode_style,
+    encode_budget,
+    encode_settings,
+)
 from .templates_controller import TemplatesController, template_state
 from .widget import ExplorerWidget
 
@@ -224,7 +230,8 @@ class Explorer:
         self._pushing = True
         try:
             self.widget.settings = {**encode_settings(self.config, self.session.endpoint,
-                                                      list(self.templates.operators)),
+                                                      list(self.templates.operators),
+                                                      self.templates.style),
                                     "budget": encode_budget(self.budget)}
         finally:
             self._pushing = False
@@ -301,9 +308,15 @@ class Explorer:
                                                self.session.endpoint,
                                                list(self.templates.operators))
             budget = decode_budget(change["new"].get("budget"))
-            self.session.configure(config=config, endpoint=endpoint)
+            style = decode_style(change["new"], self.templates.style)
+            templates = TemplateSet.load(style=style) if style else None
+            self.session.configure(config=config, endpoint=endpoint, templates=templates)
             self.budget = budget
-            self.say("settings applied (from the next generation on)")
+            self.say("settings applied (from the next generation on)" + (
+                f"; the built-in {style.replace('_', '-')} templates replace the ones "
+                f"in use" if style else ""))
+            if style:
+                self.templates_ui.push()
         except (EvolvizError, ValueError, TypeError) as e:
             self.say(f"error: {e}", error=True)
             self._push_settings()

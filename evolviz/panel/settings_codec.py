@@ -12,24 +12,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..config import RunConfig
+from ..config import JUDGES, RunConfig
 from ..errors import ConfigError
 from ..gates import GateConfig
 from ..rules import RULE_IDS
 from ..run.budget import Budget
 from ..run.session import Endpoint
+from ..templates import PROMPT_STYLES
 from .state import BudgetForm, SettingsForm
 
-__all__ = ["decode_budget", "decode_settings", "encode_budget", "encode_settings"]
+__all__ = ["decode_budget", "decode_settings", "decode_style", "encode_budget",
+           "encode_settings"]
 
 #: Roles whose temperature the form's single "temperature" field sets.
 TEMPERATURE_ROLES = ("evolver", "answerer")
 
 
-def encode_settings(config: RunConfig, endpoint: Endpoint,
-                    operators: Sequence[str]) -> SettingsForm:
+def encode_settings(config: RunConfig, endpoint: Endpoint, operators: Sequence[str],
+                    prompt_style: str = "chat") -> SettingsForm:
     """The form's state for these settings."""
     return {
+        "judge": config.judge,
+        "prompt_style": prompt_style,
         "seed": config.seed,
         "temperature": config.sampling["evolver"].temperature,
         "concurrency": endpoint.calls_in_flight,
@@ -91,8 +95,11 @@ def decode_settings(form: Mapping[str, Any], config: RunConfig, endpoint: Endpoi
     replace(config, operator_weights=weights).weights_for(list(operators))  # names, values
     if all(w == 1.0 for w in weights.values()):
         weights = {}  # uniform: the paper's choice, and what a fresh run stores
+    judge = str(form.get("judge", config.judge))
+    if judge not in JUDGES:
+        raise ConfigError(f"settings field 'judge': {judge!r} is not one of {list(JUDGES)}")
     new_config = replace(config, seed=_number(form, "seed", int, config.seed), rules=rules,
-                         sampling=sampling, operator_weights=weights,
+                         sampling=sampling, operator_weights=weights, judge=judge,
                          gates=_gates(form.get("gates"), config.gates),
                          judge_difficulty=bool(form.get("judge_difficulty",
                                                         config.judge_difficulty)))
@@ -168,3 +175,15 @@ def decode_budget(form: Any) -> Budget | None:
         raise ConfigError("settings field 'budget': max cost needs both prices (USD per "
                           "million input and output tokens)")
     return Budget(max_tokens=values["max_tokens"], max_cost=values["max_cost"], prices=prices)
+
+
+def decode_style(form: Mapping[str, Any], current: str) -> str | None:
+    """The built-in prompt style the form asks to switch to, or None to keep the templates
+    as they are (edited ones included)."""
+    style = str(form.get("prompt_style", current))
+    if style == current or style == "mixed":
+        return None
+    if style not in PROMPT_STYLES:
+        raise ConfigError(f"settings field 'prompt_style': {style!r} is not one of "
+                          f"{list(PROMPT_STYLES)}")
+    return style

@@ -109,6 +109,8 @@ class SettingsForm(TypedDict, total=False):
     sorry_max_words: int
     copied_ngram: int
     judge_difficulty: bool
+    judge: str  # who decides rule 1 and not_a_task: "model" or "check"
+    prompt_style: str  # the templates' style: "few_shot", "chat" (or "mixed", shown only)
     weights: dict[str, float]
     max_tokens: dict[str, int]  # per role
     gates: GatesForm
@@ -238,6 +240,8 @@ class TemplateState(TypedDict):
     markers: list[str]
     description: str
     path: str | None
+    style: str  # how it is sent: "chat", or "completion" (a few-shot text to continue)
+    stop: list[str]  # its own stop strings
 
 
 class TemplateFocus(TypedDict, total=False):

@@ -18,7 +18,8 @@ from ..templates import ROLE_PLACEHOLDERS, Template, parse_template
 
 __all__ = ["TemplatesController", "template_fields", "template_state"]
 
-_FIELDS = ("name", "role", "kind", "description", "placeholders", "markers", "system", "user")
+_FIELDS = ("name", "role", "kind", "description", "placeholders", "markers", "system", "user",
+           "style", "stop")
 
 
 def template_fields(d: dict[str, Any]) -> dict[str, Any]:
@@ -32,7 +33,8 @@ def template_state(t: Template) -> dict[str, Any]:
     return {"name": t.name, "role": t.role, "kind": t.kind, "system": t.system,
             "user": t.user, "placeholders": list(t.placeholders),
             "allowed": sorted(ROLE_PLACEHOLDERS[t.role]), "markers": list(t.markers),
-            "description": t.description, "path": t.path}
+            "description": t.description, "path": t.path, "style": t.style,
+            "stop": list(t.stop)}
 
 
 class TemplatesController:

@@ -343,6 +343,13 @@ class TemplateSet:
     def all(self) -> list[Template]:
         return [*self.operators.values(), self.answer, self.equality, self.difficulty]
 
+    @property
+    def style(self) -> str:
+        """The prompt style of the operators: "few_shot" when all are completion-style,
+        "chat" when none is, "mixed" otherwise (a user folder laid over a set)."""
+        kinds = {t.completion for t in self.operators.values()}
+        return "mixed" if len(kinds) > 1 else ("few_shot" if kinds == {True} else "chat")
+
     def to_fields(self) -> list[dict[str, object]]:
         """Every template as plain data: a stored run reopens with exactly these."""
         return [t.to_fields() for t in self.all()]

@@ -121,3 +121,22 @@ def test_the_budget_fields_decode_to_a_checked_budget_or_none():
         decode_budget({"max_cost": 1.0})
     with pytest.raises(ConfigError, match=r"'budget.max_tokens'.*>= 0"):
         decode_budget({"max_tokens": -5})
+
+
+def test_who_judges_and_the_prompt_style_are_settings():
+    from evolviz.panel.settings_codec import decode_style
+
+    config, endpoint = RunConfig(judge="check"), Endpoint()
+    form = encode_settings(config, endpoint, OPS, "few_shot")
+    assert (form["judge"], form["prompt_style"]) == ("check", "few_shot")
+    new, _ = decode_settings({**form, "judge": "model"}, config, endpoint, OPS)
+    assert new.judge == "model"
+    with pytest.raises(ConfigError, match="'judge'"):
+        decode_settings({**form, "judge": "oracle"}, config, endpoint, OPS)
+    assert decode_style(form, "few_shot") is None  # unchanged: edited templates stay
+    assert decode_style({**form, "prompt_style": "chat"}, "few_shot") == "chat"
+    assert decode_style({**form, "prompt_style": "mixed"}, "mixed") is None
+    with pytest.raises(ConfigError, match="'prompt_style'"):
+        decode_style({**form, "prompt_style": "haiku"}, "chat")
+    assert TemplateSet.load(style="few_shot").style == "few_shot"
+    assert TemplateSet.load().style == "chat"
