@@ -32,20 +32,41 @@ def nb(cells):
 explore = nb([
     ("md", "# evolviz explorer\n\nEvol-Instruct, one generation at a time. With no endpoint "
            "configured this runs on the embedded local model (SmolLM2-135M-Instruct): no key, "
-           "no network. Press **Step** to evolve a generation; click a candidate to see the "
-           "exact prompt sent, the raw response, the answer and each rule's verdict."),
+           "no network. A model that small cannot follow a long editing instruction, so it "
+           "gets the **few-shot** templates (worked examples it continues), and rule 1 and "
+           "`not_a_task` are decided by checks that need no model (they measure better than "
+           "its own judge: docs/local_model.md). Press **Step** to evolve a generation; click "
+           "a candidate to see the exact prompt sent, the raw response, the answer and each "
+           "rule's verdict."),
     ("code", SETUP),
-    ("code", "from evolviz import Explorer\n\n"
+    ("code", "from evolviz import Explorer, RunConfig\n"
+             "from evolviz.local_model import LOCAL_SAMPLING\n\n"
+             "# The local model's settings, with the difficulty judge on for the chart (one "
+             "short call per accepted instruction).\n"
+             "config = RunConfig(sampling=dict(LOCAL_SAMPLING), judge='check', "
+             "judge_difficulty=True)\n"
              "# store=None keeps the run in a temporary file; pass store='runs/my.db' to keep "
              "it and resume later.\n"
-             "ex = Explorer(SEEDS / 'tiny.txt', references=REFERENCES, reference_sample=500)\n"
+             "ex = Explorer(SEEDS / 'tiny.txt', references=REFERENCES, reference_sample=500, "
+             "config=config)\n"
              "ex"),
     ("md", "The map loads in the background (the first time it embeds the references, later "
-           "it comes from a cache). The next cell waits for it and evolves one generation, so "
-           "that running the notebook top to bottom shows a populated panel."),
+           "it comes from a cache). The next cell waits for it and evolves three generations, "
+           "so that running the notebook top to bottom shows a population that has moved: "
+           "parents replaced by their accepted children, and the charts below the map filled."),
     ("code", "await ex.wait_for_map()\n"
-             "candidates = await ex.step()\n"
-             "print(ex.store.count_generation(1))"),
+             "for _ in range(3):\n"
+             "    await ex.step()\n"
+             "for stats in ex.store.generation_stats():\n"
+             "    print(stats)"),
+    ("md", "What moved: how many pool members are evolved instructions now, and the mean "
+           "difficulty the judge gave each generation (0 = the seeds)."),
+    ("code", "from evolviz.store import RunView\n\n"
+             "pool = ex.store.pool(4) or []\n"
+             "print(f'{sum(m.generation > 0 for m in pool)} of {len(pool)} pool members are "
+             "evolved')\n"
+             "print('mean difficulty by generation:', RunView(ex.store).chart_series()"
+             "['difficulty'])"),
 ])
 
 teaching = nb([
@@ -55,71 +76,81 @@ teaching = nb([
            "(**in-breadth** evolving, one way), answering it, and eliminating the failures. "
            "This notebook shows each piece on a small local model."),
     ("code", SETUP),
-    ("md", "## The six operators\n\nEach is a template file. Here is what each asks the model "
-           "to do, and the exact prompt it sends for one instruction."),
+    ("md", "## The six operators\n\nEach is a template file. The paper's operators are "
+           "editing instructions for a capable chat model (the **chat** templates). A 135M "
+           "model cannot follow those, but it can continue a pattern, so evolviz also ships "
+           "**few-shot** templates: a short frame, four worked examples written by the team, "
+           "and the task left open for the model to complete. Here is what each operator "
+           "does, and the exact text the small model is asked to continue."),
     ("code", "from evolviz import TemplateSet\n\n"
-             "templates = TemplateSet.load()\n"
+             "templates = TemplateSet.load(style='few_shot')\n"
              "for name, t in templates.operators.items():\n"
              "    print(f'{name:20} {t.kind:8} {t.description}')"),
     ("code", "prompt = templates.operators['add_constraints'].render(\n"
              "    instruction='Explain why the sky is blue.')\n"
              "print(prompt[-1]['content'])"),
     ("md", "## The elimination rules\n\nA candidate fails if (1) it adds no information over "
-           "its parent (an LLM judge says 'equal'), (2) its answer says 'sorry' and is short, "
-           "(3) its answer is only punctuation and stop words, or (4) it copies the evolving "
-           "prompt's own markers. Before any of them, the rewrite stage takes the instruction "
-           "out of the evolver's reply (dropping preambles like 'Sure! Here is a harder "
-           "version:', labels like '**Rewritten Prompt:**' and trailing explanations) and "
-           "rejects one that cannot be used (`rewrite_invalid`: empty, cut off, a refusal, "
-           "only stop words, a judge's verdict or a marker alone). Rules 2-4 are plain "
-           "functions, and every verdict carries its evidence in `detail`:"),
+           "its parent, (2) its answer says 'sorry' and is short, (3) its answer is only "
+           "punctuation and stop words, or (4) it copies the evolving prompt's own markers. "
+           "Before any of them, the rewrite stage takes the instruction out of the evolver's "
+           "reply (dropping preambles like 'Sure! Here is a harder version:', labels like "
+           "'**Rewritten Prompt:**', JSON around it and trailing notes) and rejects one that "
+           "cannot be used (`rewrite_invalid`). Rules 2-4 are plain functions, and every "
+           "verdict carries its evidence in `detail`:"),
     ("code", "from evolviz.rules import copied_prompt_wording, sorry_short_answer, "
              "stopwords_only_answer\n\n"
              "print(sorry_short_answer(\"Sorry, I can't help with that.\"))\n"
              "print(stopwords_only_answer('It is what it is.'))\n"
              "print(stopwords_only_answer('。。。'))  # punctuation in any script\n"
              "print(copied_prompt_wording('#Harder Task# Explain why the sky is blue.',\n"
-             "                            markers=templates.operators['deepening'].markers))"),
+             "                            markers=['#Harder Task#']))"),
     ("md", "### Rules beyond the paper, and how to switch them off\n\nReal model output "
-           "fails in ways the paper's wording misses, so evolviz adds four rules of its own, "
-           "each with its own name in the results:\n\n"
-           "- `answer_refusal`: a short answer that refuses without the word 'sorry' "
-           "('As an AI, I cannot...', in several languages) or asks for input the "
-           "instruction lacks ('Please provide the text').\n"
-           "- `answer_truncated`: the answer was cut off at max tokens (raise "
-           "`--max-tokens-answer` if it fires often).\n"
-           "- `answer_filtered`: the endpoint filtered the answer, or sent an error page.\n"
-           "- `judge_unclear` (off by default): the equality judge gave no readable verdict "
-           "even when asked once more; on, such a candidate is rejected instead of kept.\n\n"
+           "fails in ways the paper's wording misses, so evolviz adds rules of its own, each "
+           "with its own name in the results. When a verdict cannot be established the "
+           "candidate is rejected with the reason: the parent is evolved again next "
+           "generation, so a wrong rejection costs one call, while a wrong acceptance would "
+           "stay in the dataset.\n\n"
+           "- `not_a_task`: the rewrite is no task at all (the model talks to the user, "
+           "describes its editing, asks a question back, or answers the parent).\n"
+           "- `off_topic`: an in-depth rewrite that left its parent's topic.\n"
+           "- `answer_echo`: the answer repeats the instruction instead of answering.\n"
+           "- `answer_refusal`: a short answer that refuses without the word 'sorry', asks "
+           "for input, or gives none ('N/A').\n"
+           "- `answer_truncated`, `answer_filtered`: cut off at max tokens, or filtered.\n"
+           "- `judge_unclear`: the judge stated no verdict, even asked again.\n\n"
            "`RuleConfig.paper()` (the CLI's `--paper-rules`) runs the paper's rules only, to "
            "reproduce it exactly; `RuleConfig().without([...])` (`--no-rule NAME`) switches "
-           "single rules off. The what-if below re-judges the same stored replies both ways, "
-           "with no LLM call:"),
-    ("code", "from evolviz.rules import BEYOND_PAPER, RuleConfig, answer_refusal\n\n"
+           "single rules off:"),
+    ("code", "from evolviz.rules import BEYOND_PAPER, RuleConfig, answer_refusal, task_verdict\n\n"
              "print('beyond the paper:', BEYOND_PAPER)\n"
              "print(answer_refusal('As an AI language model, I cannot provide that.'))\n"
-             "print(answer_refusal('Please provide the text you want summarized.'))\n"
+             "print(task_verdict(\"I'm ready to help! What kind of poem would you like?\"))\n"
+             "print(task_verdict('Write a poem about rain in exactly four lines.'))\n"
              "print('paper rules only:', RuleConfig.paper().enabled)"),
-    ("md", "## One generation, live\n\nThe panel below evolves the seeds once. A small model "
-           "fails often, which is exactly what the rules are for: look for red cards."),
+    ("md", "## Three generations, live\n\nThe panel below evolves the seeds three times. A "
+           "small model fails often, which is exactly what the rules are for: look for red "
+           "cards, and open one to see which rule rejected it and why."),
     ("code", "from evolviz import Explorer\n\n"
              "ex = Explorer(SEEDS / 'tiny.txt', references=REFERENCES, reference_sample=300)\n"
              "ex"),
     ("code", "from evolviz.textsafe import inert  # model text may hold terminal escapes\n\n"
-             "await ex.step()\n"
+             "for _ in range(3):\n"
+             "    await ex.step()\n"
              "for c in ex.store.candidates(generation=1):\n"
              "    verdict = c.rejection.reason if c.rejection else (c.error_class or 'kept')\n"
              "    print(f'{c.operator:20} {c.status:9} {inert(verdict)}')"),
     ("code", "from evolviz.run.whatif import what_if\n"
              "from evolviz.config import RunConfig\n\n"
-             "paper_only = RunConfig(rules=RuleConfig.paper())\n"
+             "paper_only = RunConfig(rules=RuleConfig.paper(), judge='check')\n"
              "for g in what_if(ex.store, paper_only, ex.templates).per_generation:\n"
              "    print(g)  # accepted before/after if the paper's rules alone had judged"),
     ("md", "Accepted candidates replace their parents in the pool; a rejected or failed one "
-           "leaves its parent in the pool, to be evolved again next generation:"),
-    ("code", "pool = ex.store.pool(2)\n"
+           "leaves its parent in the pool, to be evolved again next generation. After three "
+           "generations:"),
+    ("code", "pool = ex.store.pool(4) or []\n"
              "for member in pool:\n"
-             "    print(('evolved ' if member.generation else 'parent  ') + inert(member.text[:80]))"),
+             "    label = f'gen {member.generation}' if member.generation else 'seed '\n"
+             "    print(label, inert(member.text[:80]))"),
 ])
 
 debugging = nb([

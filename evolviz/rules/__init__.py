@@ -41,6 +41,7 @@ from .stages import (
     rewrite_stage,
     unusable,
 )
+from .task_shape import task_shape, task_verdict
 from .text import STOP_WORDS, content_words, word_count, words
 from .verdict import RuleConfig, Verdict
 from .wording import DEFAULT_MARKERS, copied_prompt_wording
@@ -53,5 +54,5 @@ __all__ = [
     "copied_prompt_wording", "equality_verdict", "extract", "extract_instruction",
     "identical_instructions", "instruction_stage", "judge_stage", "parse_difficulty",
     "parse_equality", "read_equality", "rewrite_stage", "sorry_short_answer",
-    "stopwords_only_answer", "unusable", "word_count", "words",
+    "stopwords_only_answer", "task_shape", "task_verdict", "unusable", "word_count", "words",
 ]
