@@ -7,9 +7,11 @@ Two measurements, one table each, plus the machine:
   server decodes at once (asyncio + `openai.AsyncOpenAI`, greedy, so both passes generate
   the same tokens): what batching buys in tokens/s;
 - a Step as the panel runs it (the first generation of a fresh run over `seeds/tiny.txt`,
-  every rule on and the difficulty judge too, `LOCAL_SAMPLING`) on each server program,
-  both started fresh and alternated per repeat, each with as many calls in flight as it
-  decodes at once: seconds per Step, medians and the ratio side by side.
+  every rule on, `LOCAL_SAMPLING`), in each prompt style: "chat" (the first build's: the
+  paper's editing instructions, rule 1 asked of the model's judge) and "few-shot" (the
+  default now: worked examples to continue, rule 1 and not_a_task by the checks), with the
+  difficulty judge off and on, alternated per repeat, as many calls in flight as the server
+  decodes at once: seconds per Step, medians and the chat/few-shot ratio side by side.
 
 Why both: llama-cpp-python's server decodes one request at a time behind a lock, so extra
 concurrency only queues; llama-server batches its slots' calls and caches prompts. The
@@ -108,9 +110,14 @@ async def one_pass(base_url: str, model: str, prompts: list[str], concurrency: i
     return PassResult(concurrency, len(prompts), wall, tokens, tps)
 
 
+#: The prompt styles a Step is measured in: (templates, who decides rule 1).
+STYLES = {"chat": ("chat", "model"), "few-shot": ("few_shot", "check")}
+
+
 @dataclass
 class StepResult:
     program: str
+    style: str
     difficulty: bool
     concurrency: int
     seconds: list[float]
@@ -123,11 +130,11 @@ class StepResult:
 
 
 async def step_pass(base_url: str, model: str, seeds_path: Path, n_seeds: int,
-                    concurrency: int, seed: int,
-                    difficulty: bool) -> tuple[float, int, dict[str, int]]:
+                    concurrency: int, seed: int, difficulty: bool,
+                    style: str = "few-shot") -> tuple[float, int, dict[str, int]]:
     """One Step as the panel runs it: the first generation of a fresh run, every rule on
-    (the panel's default), with or without the difficulty judge (which also rates the
-    seeds in it), no response cache."""
+    (the panel's default), in a prompt style, with or without the difficulty judge (which
+    also rates the seeds in it), no response cache."""
     from evolviz.config import RunConfig
     from evolviz.run.engine import Evolution
     from evolviz.run.llm import LLMClient
@@ -141,9 +148,10 @@ async def step_pass(base_url: str, model: str, seeds_path: Path, n_seeds: int,
         client = LLMClient(base_url, api_key="none", models=model, concurrency=concurrency,
                            timeout=600, max_retries=1, cache=None,
                            structured_style="llama_cpp")
-        config = RunConfig(seed=seed, sampling=dict(LOCAL_SAMPLING),
+        templates, judge = STYLES[style]
+        config = RunConfig(seed=seed, sampling=dict(LOCAL_SAMPLING), judge=judge,
                            judge_difficulty=difficulty)
-        evo = Evolution(store, client, TemplateSet.load(), config, seeds=seeds)
+        evo = Evolution(store, client, TemplateSet.load(style=templates), config, seeds=seeds)
         t0 = time.perf_counter()
         try:
             await evo.run(1)
@@ -191,23 +199,25 @@ def render(passes: list[PassResult], steps: list[StepResult]) -> str:
                      f"{b.requests_per_min / a.requests_per_min:.2f}"])
     out = [_table(head, rows)]
     if steps:
-        head = ["server", "difficulty_judge", "in_flight", "steps", "median_s", "min_s",
-                "max_s", "median_completion_tok", "statuses"]
-        rows = [[st.program, "on" if st.difficulty else "off", st.concurrency,
+        head = ["server", "style", "difficulty_judge", "in_flight", "steps", "median_s",
+                "min_s", "max_s", "median_completion_tok", "statuses"]
+        rows = [[st.program, st.style, "on" if st.difficulty else "off", st.concurrency,
                  len(st.seconds), f"{st.median_s:.1f}",
                  f"{min(st.seconds):.1f}", f"{max(st.seconds):.1f}",
                  int(statistics.median(st.completion_tokens)),
                  " ".join(f"{k}={v}" for k, v in sorted(st.statuses.items()))]
                 for st in steps]
-        for flag in (False, True):
-            pair = [st for st in steps if st.difficulty == flag]
-            if len(pair) == 2:
-                a, b = pair
-                rows.append([f"ratio {a.program}/{b.program}", "on" if flag else "off", "",
-                             "", f"{a.median_s / b.median_s:.2f}", "", "", "", ""])
+        for program in dict.fromkeys(st.program for st in steps):
+            for flag in (False, True):
+                pair = {st.style: st for st in steps
+                        if st.program == program and st.difficulty == flag}
+                if len(pair) == 2:
+                    rows.append([program, "ratio chat/few-shot", "on" if flag else "off", "",
+                                 "", f"{pair['chat'].median_s / pair['few-shot'].median_s:.2f}",
+                                 "", "", "", ""])
         out += ["", "Step: one generation of a fresh run (rewrite, every rule, answer; with "
-                "the difficulty judge also the seeds' and candidates' ratings), each server "
-                "started fresh:", _table(head, rows)]
+                "the difficulty judge also the seeds' and candidates' ratings):",
+                _table(head, rows)]
     return "\n".join(out)
 
 
@@ -229,9 +239,9 @@ async def main_async(args: argparse.Namespace) -> int:
         servers = {"given": (args.base_url, args.model, args.concurrency or 1)}
         started: list[LocalModel] = []
     else:
-        programs = ["python", "llama-server"] if find_llama_server() else ["python"]
+        programs = ["llama-server"] if find_llama_server() else ["python"]
         if args.program:
-            programs = [args.program]
+            programs = ["python", "llama-server"] if args.program == "both" else [args.program]
         started = []
         servers = {}
         for name in programs:
@@ -251,8 +261,10 @@ async def main_async(args: argparse.Namespace) -> int:
         levels = [1, args.concurrency or max(slots, 2)]
         await one_pass(base_url, model, prompts[:1], 1, 8)  # warm-up, not measured
         raw: dict[int, list[PassResult]] = {c: [] for c in levels}
-        steps = {(name, flag): StepResult(name, flag, conc, [], [], {})
-                 for name, (_u, _m, conc) in servers.items() for flag in (False, True)}
+        styles = ["few-shot"] if args.quick else list(STYLES)
+        steps = {(name, style, flag): StepResult(name, style, flag, conc, [], [], {})
+                 for name, (_u, _m, conc) in servers.items() for style in styles
+                 for flag in (False, True)}
         for r in range(repeats):
             # Alternate the order each repeat so that drift (other load, a VM's CPU steal)
             # does not all land on one level or one server.
@@ -263,16 +275,17 @@ async def main_async(args: argparse.Namespace) -> int:
             if args.no_engine:
                 continue
             keys = list(steps) if r % 2 == 0 else list(steps)[::-1]
-            for name, flag in keys:
+            for name, style, flag in keys:
                 url, mdl, conc = servers[name]
                 wall, tokens, statuses = await step_pass(url, mdl, args.seeds, n_seeds, conc,
-                                                         seed=r + 1, difficulty=flag)
-                st = steps[name, flag]
+                                                         seed=r + 1, difficulty=flag,
+                                                         style=style)
+                st = steps[name, style, flag]
                 st.seconds.append(wall)
                 st.completion_tokens.append(tokens)
                 for k, v in statuses.items():
                     st.statuses[k] = st.statuses.get(k, 0) + v
-                print(f"  repeat {r + 1}: Step on {name}, difficulty judge "
+                print(f"  repeat {r + 1}: Step on {name}, {style}, difficulty judge "
                       f"{'on' if flag else 'off'}: {wall:.1f} s", file=sys.stderr)
         passes = [_sum_passes(raw[c]) for c in levels]
     finally:
@@ -295,8 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="alternating passes per level")
     p.add_argument("--threads", type=int, default=None, help="server threads (default: all)")
     p.add_argument("--no-engine", action="store_true", help="skip the Step measurement")
-    p.add_argument("--program", choices=["python", "llama-server"],
-                   help="measure one server program only (default: both, when built)")
+    p.add_argument("--program", choices=["python", "llama-server", "both"],
+                   help="which server program (default: llama-server when built)")
     p.add_argument("--seeds", type=Path, default=ROOT / "seeds" / "tiny.txt")
     p.add_argument("--base-url", help="measure an already-running server instead")
     p.add_argument("--model", default="smollm2-135m-instruct", help="with --base-url")
