@@ -11,21 +11,32 @@ class; the engine records it on the candidate and carries on.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import random
-import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 
 from ..calls import ROLES, CallResult, Sampling
-from ..errors import EndpointError, LLMCallError
+from ..errors import EndpointError, EndpointUnreachable, LLMCallError
 from ..store.cache import ResponseCache
+from .accounting import TokenCounter, cache_key
 from .budget import Budget
+from .health import DEFAULT_MAX_OUTAGE, EndpointHealth
+from .pacing import Pacer
+from .wire import (
+    FATAL_STATUSES,
+    Retryable,
+    connection_cause,
+    http_limits,
+    http_module,
+    read_completion,
+    refuses_structured_output,
+    retry_after_seconds,
+)
+
+_http_module = http_module  # the name test seams import
 
 __all__ = [
     "ROLES",
@@ -37,86 +48,12 @@ __all__ = [
     "cache_key",
 ]
 
-def cache_key(model: str, messages: list[dict[str, str]], sampling: Sampling, sample: str,
-              response_format: Mapping[str, Any] | None = None) -> str:
-    """Same model, messages, parameters and sample index give the same response.
-
-    `sample` separates calls that are alike but must not share an answer (two candidates
-    that happen to send the same prompt at temperature > 0 are two samples). A structured
-    output request is part of the key (JSON asked for is a different answer); without one
-    the key is what it always was, so existing caches stay valid.
-    """
-    fields: dict[str, Any] = {"model": model, "messages": messages,
-                              "sampling": sampling.to_dict(), "sample": sample}
-    if response_format is not None:
-        fields["response_format"] = response_format
-    payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-@dataclass
-class TokenCounter:
-    """Tokens and calls per role; cached responses are counted apart (they cost nothing)."""
-
-    prompt: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
-    completion: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
-    calls: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
-    cached_calls: int = 0
-    failed_calls: int = 0
-    retries: int = 0
-
-    def total(self) -> int:
-        return sum(self.prompt.values()) + sum(self.completion.values())
-
-
-#: Statuses that say every call will fail alike (key, access, URL or model): stop the run.
-FATAL_STATUSES = frozenset({401, 403, 404})
-
-
-def _refuses_structured_output(e: openai.APIStatusError) -> bool:
-    """The endpoint refused the `response_format` itself: a 400/422 (most likely it), or
-    llama-cpp-python's 500 that names the field (its request validation)."""
-    return e.status_code in (400, 422) or (e.status_code == 500
-                                           and "response_format" in str(e.message))
-
-
-class _Retryable(Exception):
-    def __init__(self, error_class: str, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.error_class = error_class
-        self.retry_after = retry_after
-
-
-def _http_module() -> Any:
-    """The HTTP library this openai release is built on (httpx, or its successor)."""
-    return sys.modules[openai.DefaultAsyncHttpxClient.__mro__[1].__module__.split(".")[0]]
-
-
-def _http_limits(connections: int) -> Any:
-    return _http_module().Limits(max_connections=connections,
-                                 max_keepalive_connections=connections)
-
-
-def _retry_after_seconds(response: Any) -> float | None:
-    if response is None:
-        return None
-    value = response.headers.get("retry-after-ms")
-    if value:
-        try:
-            return float(value) / 1000.0
-        except ValueError:
-            pass
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: rare from LLM endpoints, fall back to our backoff
-
-
 class LLMClient:
     """Async chat calls with limits, retries, cache and accounting.
+
+    The number of calls in flight adapts between 1 and `concurrency` (`Pacer`: fewer on
+    429s, more as calls succeed, paced by rate-limit headers); an endpoint that goes down
+    makes calls wait rather than fail (`EndpointHealth`, bounded by `max_outage` seconds).
 
     One client serves all three roles; `models` maps each role to a model name. The API key
     is held only here, in memory: nothing this class writes (cache, results) contains it.
@@ -140,6 +77,7 @@ class LLMClient:
         recover: Callable[[], Awaitable[str | None]] | None = None,
         transport: Any = None,
         structured_style: str = "openai",
+        max_outage: float = DEFAULT_MAX_OUTAGE,
     ):
         if isinstance(models, str):
             models = dict.fromkeys(ROLES, models)
@@ -148,6 +86,8 @@ class LLMClient:
             raise ValueError(f"no model given for role(s) {missing}")
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
+        if max_outage < 0:
+            raise ValueError("max_outage must be >= 0 seconds")
         self.base_url = base_url
         self.models = dict(models)
         self.concurrency = concurrency
@@ -177,17 +117,20 @@ class LLMClient:
         self.budget: Budget | None = None
         self._rng = rng or random.Random(0)
         self._api_key = api_key or "none"
-        self._semaphore: asyncio.Semaphore | None = None
+        self.pacer = Pacer(concurrency)
+        self.health = EndpointHealth(base_url, self._probe, max_outage=max_outage,
+                                     backoff_max=backoff_max)
+        self._checked = False  # the endpoint answered a probe once
         self._client: openai.AsyncOpenAI | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:  # never show the key
         return f"LLMClient(base_url={self.base_url!r}, models={self.models!r})"
 
-    def _ensure(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
+    def _ensure(self) -> openai.AsyncOpenAI:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # a semaphore belongs to one event loop
-            self._semaphore = asyncio.Semaphore(self.concurrency)
+        if self._loop is not loop:  # waiters and connections belong to one event loop
+            self.pacer.reset_loop()
             self._client = None
             self._loop = loop
         if self._client is None:
@@ -199,11 +142,10 @@ class LLMClient:
                 max_retries=0,
                 timeout=self.timeout,
                 http_client=openai.DefaultAsyncHttpxClient(
-                    limits=_http_limits(self.concurrency + 4), timeout=self.timeout,
+                    limits=http_limits(self.concurrency + 4), timeout=self.timeout,
                     **({"transport": self.transport} if self.transport is not None else {})),
             )
-        assert self._semaphore is not None
-        return self._client, self._semaphore
+        return self._client
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -212,6 +154,59 @@ class LLMClient:
 
     def model_for(self, role: str) -> str:
         return self.models[role]
+
+    # -- the endpoint's health -----------------------------------------------------------
+
+    async def check_endpoint(self) -> None:
+        """Before a run's first generation: one cheap request proves the endpoint answers,
+        so a mistyped URL stops the run in seconds, before anything is recorded. Free
+        once a call or a probe has succeeded through this client."""
+        if self._checked or self.health.ever_succeeded:
+            return
+        why: str | None = None
+        for pause in (0.0, 0.5, 1.5):  # ride out a blip, give up within seconds
+            await asyncio.sleep(pause)
+            why = await self._probe()
+            if why is None:
+                self._checked = True
+                return
+        raise EndpointUnreachable(self.base_url, why or "no answer")
+
+    async def _probe(self) -> str | None:
+        """GET the models list: None if the endpoint answers (any status but 5xx: a
+        server without the list still answers), else why not. A refused key stops here
+        as it would on a call."""
+        timeout = min(self.timeout, 10.0)
+        for attempt in (0, 1):
+            client, seen = self._ensure(), self.recoveries
+            try:
+                await client.get("/models", cast_to=http_module().Response,
+                                 options={"timeout": timeout})
+                return None
+            except openai.APIStatusError as e:
+                if e.status_code in (401, 403):
+                    raise EndpointError(self.base_url, e.status_code, e.message) from None
+                if e.status_code < 500 or e.status_code == 501:  # 501: no such route
+                    return None
+                return f"HTTP {e.status_code}"
+            except openai.APITimeoutError:
+                return f"no answer within {timeout:g} s"
+            except openai.APIConnectionError as e:
+                if self.recover is None or attempt:
+                    return connection_cause(e)
+                await self._recover(seen)  # the local model: restart it, then look again
+        return None  # pragma: no cover - the loop returns
+
+    @property
+    def in_flight(self) -> int:
+        return self.pacer.in_flight
+
+    def status(self) -> dict[str, Any]:
+        """What a progress line shows: calls in flight (and the adaptive limit), calls
+        per second, and the outage message while the endpoint is down."""
+        return {"in_flight": self.pacer.in_flight, "limit": int(self.pacer.limit),
+                "calls_per_s": round(self.pacer.calls_per_second(), 1),
+                "endpoint": self.health.describe()}
 
     async def chat(
         self,
@@ -250,46 +245,38 @@ class LLMClient:
                 return result
 
         hold = self.budget.reserve(role, messages, sampling) if self.budget else None
-        started = time.perf_counter()
-        last: _Retryable | None = None
-        refused = 0  # 1 once the structured-output request was refused: a free attempt
-        for attempt in range(self.max_retries + 2):
-            result.attempts = attempt + 1
-            client, semaphore = self._ensure()
-            seen_recoveries = self.recoveries
+        started, began = time.perf_counter(), time.monotonic()
+        charged = 0  # failed attempts that count against max_retries
+        while True:
+            result.attempts += 1
+            client, seen_recoveries = self._ensure(), self.recoveries
             try:
-                async with semaphore:
-                    response = await client.post(
-                        "/chat/completions",
-                        body=self._body(model, messages, sampling, seed, response_format),
-                        cast_to=_http_module().Response,
-                        options={"timeout": self.timeout},
-                    )
-                self._read(response, result)
+                await self.health.wait_if_down()
+                body = self._body(model, messages, sampling, seed, response_format)
+                read_completion((await self._send(client, body)).content, result)
                 break
-            except _Retryable as e:
+            except Retryable as e:
                 last = e
-            except openai.RateLimitError as e:
-                last = _Retryable("RateLimited", str(e), _retry_after_seconds(e.response))
             except openai.APITimeoutError as e:
-                last = _Retryable("Timeout", str(e) or "the call timed out")
+                last = Retryable("Timeout", str(e) or "the call timed out", endpoint=True)
             except openai.APIConnectionError as e:
-                last = _Retryable("ConnectionError", str(e) or "the connection failed")
-                if self.recover is not None and attempt - refused < self.max_retries:
+                last = Retryable("ConnectionError",
+                                 f"{e or 'the connection failed'} ({connection_cause(e)})",
+                                 endpoint=True)
+                if self.recover is not None and charged < self.max_retries:
                     await self._recover(seen_recoveries)
             except openai.APIStatusError as e:
-                if response_format is not None and _refuses_structured_output(e):
-                    # Asked once more without it; the parsers read prose too.
+                if response_format is not None and refuses_structured_output(e):
+                    # Asked once more without it, free; the parsers read prose too.
                     self.structured_output = False
                     response_format = result.response_format = None
                     result.retries.append("StructuredOutputRefused")
-                    refused = 1
                     continue
                 if isinstance(e, openai.InternalServerError):
-                    last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}",
-                                      _retry_after_seconds(e.response))
+                    last = Retryable("ServerError", f"HTTP {e.status_code}: {e.message}",
+                                     retry_after_seconds(e.response), endpoint=True)
                 elif e.status_code in (408, 409):
-                    last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}")
+                    last = Retryable("ServerError", f"HTTP {e.status_code}: {e.message}")
                 elif e.status_code in FATAL_STATUSES:
                     self.tokens.failed_calls += 1
                     raise EndpointError(self.base_url, e.status_code, e.message) from None
@@ -299,15 +286,22 @@ class LLMClient:
                                       f"HTTP {e.status_code}: {e.message}", hold)
             except (openai.APIResponseValidationError, ValueError, TypeError, KeyError) as e:
                 # A 200 whose body is not a chat completion (broken JSON and the like).
-                last = _Retryable("MalformedResponse", f"{type(e).__name__}: {e}")
+                last = Retryable("MalformedResponse", f"{type(e).__name__}: {e}")
             result.retries.append(last.error_class)
-            if attempt - refused >= self.max_retries:
-                return self._fail(result, started, last.error_class, str(last), hold)
+            exhausted = charged >= self.max_retries
+            verdict = (await self.health.failed(str(last), began, exhausted) if last.endpoint
+                       else "charge")
+            if verdict == "resumed":
+                continue  # the endpoint was down and answers again: not this call's fault
+            if verdict == "charge":
+                if exhausted:
+                    return self._fail(result, started, last.error_class, str(last), hold)
+                charged += 1
             self.tokens.retries += 1
-            await asyncio.sleep(self._delay(attempt - refused, last.retry_after))
-        else:  # pragma: no cover - every iteration breaks, returns or continues once
-            return self._fail(result, started, "MalformedResponse", "no attempt left", hold)
+            await asyncio.sleep(self._delay(max(0, charged - 1), last.retry_after))
 
+        self.health.succeeded()
+        self.pacer.success(result.prompt_tokens + result.completion_tokens)
         result.latency_s = time.perf_counter() - started
         self.tokens.prompt[role] += result.prompt_tokens
         self.tokens.completion[role] += result.completion_tokens
@@ -322,6 +316,23 @@ class LLMClient:
                 "completion_tokens": result.completion_tokens,
             })
         return result
+
+    async def _send(self, client: openai.AsyncOpenAI, body: dict[str, Any]) -> Any:
+        """One HTTP request, admitted by the pacer and reported back to it."""
+        pacer = self.pacer
+        sent, beside = await pacer.acquire()
+        try:
+            response = await client.post("/chat/completions", body=body,
+                                         cast_to=http_module().Response,
+                                         options={"timeout": self.timeout})
+        except openai.RateLimitError as e:
+            pacer.rate_limited_at(sent, beside)
+            pacer.headers(e.response.headers)
+            raise Retryable("RateLimited", str(e), retry_after_seconds(e.response)) from None
+        finally:
+            pacer.release()
+        pacer.headers(response.headers)
+        return response
 
     def _body(self, model: str, messages: list[dict[str, str]], sampling: Sampling,
               seed: int | None,
@@ -364,35 +375,6 @@ class LLMClient:
             if new_url and new_url != self.base_url:
                 self.base_url = new_url
                 self._client = None  # rebuilt on the next attempt
-
-    def _read(self, response: Any, result: CallResult) -> None:
-        """Pull content out of the raw response, treating a hollow one as retryable.
-
-        We parse the JSON ourselves (openai's model construction was the next largest CPU
-        cost per call) and check exactly the fields we use.
-        """
-        try:
-            data = json.loads(response.content)
-            choices = data.get("choices")
-            if not choices:
-                raise _Retryable("MalformedResponse", "the response has no choices")
-            choice = choices[0]
-            content = (choice.get("message") or {}).get("content")
-            finish = choice.get("finish_reason")
-            usage = data.get("usage") or {}
-            prompt_tokens = int(usage.get("prompt_tokens") or 0)
-            completion_tokens = int(usage.get("completion_tokens") or 0)
-        except (ValueError, AttributeError, TypeError, IndexError) as e:
-            raise _Retryable("MalformedResponse",
-                             f"the body is not a chat completion ({type(e).__name__})") from e
-        if content is not None and not isinstance(content, str):
-            raise _Retryable("MalformedResponse", "the message content is not text")
-        if content is None and finish not in ("content_filter", "length"):
-            raise _Retryable("MalformedResponse", "the response message has no content")
-        result.content = content
-        result.finish_reason = finish
-        result.prompt_tokens = prompt_tokens
-        result.completion_tokens = completion_tokens
 
     def _fail(self, result: CallResult, started: float, error_class: str, message: str,
               hold: tuple[str, int, int] | None = None):

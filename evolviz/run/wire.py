@@ -1,0 +1,108 @@
+"""What the client reads off the wire: response bodies, retry hints, error kinds.
+
+Kept apart from `llm.py` so that the client's retry loop reads as a loop; every function
+here is a pure function of one response or one exception.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import openai
+
+from ..calls import CallResult
+
+__all__ = ["FATAL_STATUSES", "Retryable", "connection_cause", "http_limits", "http_module",
+           "read_completion", "refuses_structured_output", "retry_after_seconds"]
+
+#: Statuses that say every call will fail alike (key, access, URL or model): stop the run.
+FATAL_STATUSES = frozenset({401, 403, 404})
+
+
+class Retryable(Exception):
+    """A failed attempt worth another try. `endpoint`: the failure says the endpoint may
+    be down (connection, timeout, 5xx), which the circuit breaker weighs."""
+
+    def __init__(self, error_class: str, message: str, retry_after: float | None = None,
+                 *, endpoint: bool = False):
+        super().__init__(message)
+        self.error_class = error_class
+        self.retry_after = retry_after
+        self.endpoint = endpoint
+
+
+def http_module() -> Any:
+    """The HTTP library this openai release is built on (httpx, or its successor)."""
+    return sys.modules[openai.DefaultAsyncHttpxClient.__mro__[1].__module__.split(".")[0]]
+
+
+def http_limits(connections: int) -> Any:
+    return http_module().Limits(max_connections=connections,
+                                max_keepalive_connections=connections)
+
+
+def refuses_structured_output(e: openai.APIStatusError) -> bool:
+    """The endpoint refused the `response_format` itself: a 400/422 (most likely it), or
+    llama-cpp-python's 500 that names the field (its request validation)."""
+    return e.status_code in (400, 422) or (e.status_code == 500
+                                           and "response_format" in str(e.message))
+
+
+def retry_after_seconds(response: Any) -> float | None:
+    if response is None:
+        return None
+    value = response.headers.get("retry-after-ms")
+    if value:
+        try:
+            return float(value) / 1000.0
+        except ValueError:
+            pass
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare from LLM endpoints, fall back to our backoff
+
+
+def connection_cause(e: BaseException) -> str:
+    """The operating system's words for a failed connection ("Connection refused"), which
+    say more to a person than openai's "Connection error."."""
+    inner = e.__cause__ or e.__context__
+    text = str(inner or e) or type(inner or e).__name__
+    return text.split("] ", 1)[-1] if text.startswith("[Errno") else text
+
+
+def read_completion(content: bytes, result: CallResult) -> None:
+    """Pull content out of a raw chat completion, treating a hollow one as retryable.
+
+    We parse the JSON ourselves (openai's model construction was the next largest CPU
+    cost per call) and check exactly the fields we use.
+    """
+    try:
+        data = json.loads(content)
+        choices = data.get("choices")
+        if not choices:
+            raise Retryable("MalformedResponse", "the response has no choices")
+        choice = choices[0]
+        message = choice.get("message") or {}
+        text = message.get("content")
+        finish = choice.get("finish_reason")
+        usage = data.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        completion_tokens = int(usage.get("completion_tokens") or 0)
+    except (ValueError, AttributeError, TypeError, IndexError) as e:
+        raise Retryable("MalformedResponse",
+                        f"the body is not a chat completion ({type(e).__name__})") from e
+    if text is not None and not isinstance(text, str):
+        raise Retryable("MalformedResponse", "the message content is not text")
+    if text is None and finish not in ("content_filter", "length"):
+        raise Retryable("MalformedResponse", "the response message has no content")
+    result.content = text
+    result.finish_reason = finish
+    result.prompt_tokens = prompt_tokens
+    result.completion_tokens = completion_tokens
+
