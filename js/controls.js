@@ -29,6 +29,8 @@ export function createControls(model) {
       el("span", { text: `cost $${fmt(s.cost, 4)}` }),
       el("span", { class: "evz-meta", text: `${s.endpoint || ""}` }),
     );
+    if (running) status.append(el("span", { class: "evz-calls", text: `calls in flight ${fmt(s.in_flight)} · ${fmt(s.calls_per_s, 1)} calls/s` }));
+    if (s.endpoint_health) status.append(el("div", { class: "evz-message-line evz-bad evz-endpoint-health", text: s.endpoint_health }));
     if (s.budget) status.append(el("span", { class: `evz-budget ${/reached/.test(s.budget) ? "evz-bad" : ""}`, text: s.budget }));
     if (s.message) status.append(el("div", { class: `evz-message-line ${s.error ? "evz-bad" : ""}`, text: s.message }));
     bar.style.width = `${s.pool_size ? Math.min(100, (100 * (s.done || 0)) / s.pool_size) : 0}%`;

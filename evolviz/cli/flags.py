@@ -37,11 +37,12 @@ FLAGS: dict[str, str] = {
     "base_url": "--base-url",
     "timeout": "--timeout",
     "retries": "--retries",
+    "max_outage": "--max-outage",
 }
 # "pass field=NAME", "name it with decontaminate_field=NAME": a hint naming a setting.
 _HINT = re.compile(r"\b([a-z_]+)=NAME\b")
 # "the budget (max_tokens 1000) is reached", "started with seed 3": a setting and its value.
-_SETTING = re.compile(r"\b(max_tokens|max_cost|api_key_env|base_url)\b")
+_SETTING = re.compile(r"\b(max_tokens|max_cost|api_key_env|base_url|max_outage)\b")
 
 
 def flagged(text: str) -> str:

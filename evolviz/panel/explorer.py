@@ -234,6 +234,9 @@ class Explorer:
                 " (reached)" if limit.reached else ""),
             "finished_generations": len(store.finished_generations()),
             "endpoint": self.session.endpoint_label(),
+            # Calls in flight (and the adaptive limit), calls/s, and while the endpoint is
+            # down "endpoint unreachable since HH:MM, retrying in N s" ("" when it is up).
+            **self._calls_status(),
             "store": self.store_path,
             "message": " · ".join(self.messages[-3:]),
             "error": any(m.startswith("error") for m in self.messages[-1:]),
@@ -241,6 +244,14 @@ class Explorer:
         if page:
             self.widget.options = RunView(store).filter_options()
             self._on_query()
+
+    def _calls_status(self) -> dict[str, Any]:
+        client = self.session.client
+        if client is None or not self._running:
+            return {"in_flight": 0, "calls_per_s": 0.0, "endpoint_health": ""}
+        calls = client.status()
+        return {"in_flight": calls["in_flight"], "calls_per_s": calls["calls_per_s"],
+                "endpoint_health": calls["endpoint"]}
 
     def _spending(self) -> Budget | None:
         """The budget with what the whole run has spent (the live one during a run)."""
@@ -296,9 +307,12 @@ class Explorer:
                                                self.session.endpoint,
                                                list(self.templates.operators))
             budget = decode_budget(change["new"].get("budget"))
+            changed = endpoint != self.session.endpoint
             self.session.configure(config=config, endpoint=endpoint)
             self.budget = budget
             self.say("settings applied (from the next generation on)")
+            if changed and not endpoint.local:
+                self._schedule(self._check_endpoint())
         except (EvolvizError, ValueError, TypeError) as e:
             self.say(f"error: {e}")
             self._push_settings()
@@ -437,9 +451,28 @@ class Explorer:
     async def run(self, generations: int = 1) -> list[Candidate]:
         return await self.start(generations)
 
+    async def _check_endpoint(self) -> None:
+        """A new endpoint is probed at once, so a typo shows before the next Step."""
+        client = await self.session.client_async()
+        await client.check_endpoint()
+        self.say(f"endpoint {self.session.endpoint_label()} answers")
+
+    async def _tick(self) -> None:
+        """Status while a run waits (an outage sends no candidates to refresh it)."""
+        while True:
+            await asyncio.sleep(1.0)
+            self.refresh(page=False)
+
     async def _run(self, generations: int) -> list[Candidate]:
         out: list[Candidate] = []
+        ticking: asyncio.Task | None = None
+        locked = False
         try:
+            # One writer per store: a CLI run on this store refuses the Step (and says
+            # who is writing); the panel keeps browsing it.
+            self.session.lock_writer("the panel's Step/Run")
+            locked = True
+            ticking = asyncio.get_running_loop().create_task(self._tick())
             client = await self.session.client_async()
             client.budget = self._live_budget = self._spending()
             for _ in range(generations):
@@ -467,6 +500,10 @@ class Explorer:
                      f"is saved; raise or clear the budget in Settings and Step again to "
                      f"continue")
         finally:
+            if ticking is not None:
+                ticking.cancel()
+            if locked:
+                self.session.unlock_writer()
             if self.session.client is not None:
                 self.session.client.budget = None
             self._live_budget = None

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from ..errors import NotAStoreError, StoreError, StoreVersionError
 from ..records import Candidate, GenerationStats, PoolMember, seed_text
+from . import lock
 from .schema import (
     APPLICATION_ID,
     CANDIDATE_COLUMNS,
@@ -66,7 +67,7 @@ def _record_json(c: Candidate) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-class RunStore:
+class RunStore(lock.WriterLock):
     """Read and write one run's SQLite file."""
 
     def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False):
@@ -137,6 +138,7 @@ class RunStore:
             raise NotAStoreError(f"{self.path}: the store lacks table(s) {sorted(missing)}")
 
     def close(self) -> None:
+        self.release_writer(all_of_it=True)
         self.conn.close()
 
     def __enter__(self) -> RunStore:

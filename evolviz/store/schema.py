@@ -13,6 +13,9 @@ Layout (schema version in `PRAGMA user_version`, our mark in `PRAGMA application
   what is queried, `record` (JSON) holds the rest (messages, responses, verdicts).
 - ``generations``: counts per finished generation, plus the time spent in unfinished ones.
 - ``llm_cache``: responses by cache key (see `evolviz.store.cache.ResponseCache`).
+- ``writer_lock``: who is writing the store now (pid, host, start time, purpose), one row
+  at most (see `evolviz.store.lock`); added without a version bump, created on first use
+  in older stores.
 
 Version 1 (the first build) stored every candidate field in `record` as well, and had no
 planned operators; it is read as it is and upgraded in place when opened for writing.
@@ -21,6 +24,8 @@ planned operators; it is read as it is and upgraded in place when opened for wri
 from __future__ import annotations
 
 import sqlite3
+
+from .lock import LOCK_TABLE
 
 __all__ = ["APPLICATION_ID", "CANDIDATE_COLUMNS", "SCHEMA", "SCHEMA_VERSION", "migrate"]
 
@@ -67,7 +72,7 @@ CREATE TABLE IF NOT EXISTS generations (
 CREATE TABLE IF NOT EXISTS llm_cache (
     key TEXT PRIMARY KEY, model TEXT, response TEXT NOT NULL, created REAL
 );
-"""
+""" + LOCK_TABLE
 
 REQUIRED_TABLES = frozenset({"meta", "seeds", "pool", "candidates", "generations"})
 

@@ -9,29 +9,8 @@ The server is plain stdlib asyncio (HTTP/1.1, keep-alive, Content-Length bodies)
 own event loop on a daemon thread, so sync pytest fixtures and async code use it the same way:
 start it, point a client at `base_url`, read `stats` afterwards. It binds to loopback only.
 
-What the `openai` client does with each fault kind (checked with openai 3.57, which runs on
-`httpx2`), i.e. what the engine has to handle. With `max_retries=0`:
-
-    kind            server sends                          openai raises / returns
-    429             429 + `Retry-After: 0`                RateLimitError (.response.headers)
-    500, 503        500 / 503 + error JSON                InternalServerError
-    timeout         nothing for `hang_seconds`, closes    APITimeoutError (client timeout)
-    drop            closes the socket, no response        APIConnectionError
-    broken_json     200, application/json, cut-off body   json.JSONDecodeError (a ValueError,
-                                                          not an openai.OpenAIError, and not
-                                                          retried): the engine must catch it
-                                                          and treat it as a malformed reply
-    empty_choices   200, "choices": []                    a ChatCompletion, choices == []
-                                                          (choices[0] -> IndexError)
-    null_content    200, message.content null             a ChatCompletion, content is None
-    length          200, first words, finish "length"     a ChatCompletion, finish_reason
-                                                          "length", content truncated
-    content_filter  200, "", finish "content_filter"      a ChatCompletion, content == ""
-
-With retries on, openai itself retries 429, 5xx, timeouts and dropped connections (each retry
-is a new request here and counts in `stats`); it never retries the 200 cases, which only the
-engine can recognise as bad. Note openai ignores `Retry-After: 0` (it only honours values in
-(0, 120] seconds, or `retry-after-ms`) and falls back to its own backoff of 0.5 s, doubling.
+What the `openai` client does with each fault kind: see `evolviz.testing.faults`. Rate
+limits (a cap in flight, requests per window, their headers): `evolviz.testing.limits`.
 
 Fault choice is deterministic given the order requests arrive: requests forced with
 `force_next` come first; otherwise one `random.Random(seed)` draw per chat request decides
@@ -47,13 +26,13 @@ import json
 import random
 import sys
 import threading
-import time
 import traceback
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 from .faults import ALL_FAULTS, LENGTH_FAULT_WORDS, FaultKind, Faults, check_kinds
+from .limits import Limits, LimitState
 from .stats import ServerStats
 from .wire import (
     DROP,
@@ -61,15 +40,12 @@ from .wire import (
     Responder,
     Response,
     check_loopback,
-    count_words,
+    completion_body,
     default_responder,
     encode,
     error_body,
     json_bytes,
     parse_head,
-)
-from .wire import (
-    prompt_tokens as count_prompt_tokens,
 )
 
 __all__ = [
@@ -77,6 +53,7 @@ __all__ = [
     "FakeOpenAIServer",
     "FaultKind",
     "Faults",
+    "Limits",
     "Reply",
     "Responder",
     "ServerStats",
@@ -105,6 +82,7 @@ class FakeOpenAIServer:
         retry_after: str | None = "0",
         keep_requests: bool | int = True,
         structured_output: bool = True,
+        limits: Limits | None = None,
     ) -> None:
         check_loopback(host)
         if latency < 0 or jitter < 0 or hang_seconds < 0:
@@ -123,6 +101,8 @@ class FakeOpenAIServer:
         # structured output does.
         self.structured_output = structured_output
         self.stats = ServerStats(keep_requests)
+        # Rate limits (a cap in flight, requests per window, their headers); None: none.
+        self.limits = LimitState(limits) if limits is not None else None
         self._requested_port = port
         self._forced: deque[str] = deque()
         self._fault_state: tuple[Faults | None, random.Random] = (None, random.Random(0))
@@ -168,6 +148,8 @@ class FakeOpenAIServer:
         self._thread = None
         self._loop = None
         self._server = None
+        # start() again serves on the same port: an endpoint that went down and came back.
+        self._requested_port = self.port
 
     def __enter__(self) -> FakeOpenAIServer:
         return self.start() if self._thread is None else self
@@ -348,15 +330,22 @@ class FakeOpenAIServer:
         if "response_format" in request and not self.structured_output:
             return self._invalid("'response_format' is not supported by this endpoint")
 
-        kind = self._pick_fault()
+        limits = self.limits
+        refused = limits.admit(self.stats.in_flight) if limits is not None else None
+        kind = "429" if refused is not None else self._pick_fault()
         self.stats._begin(request, model, kind or "ok")
         try:
+            if refused is not None:
+                return refused
             delay = self.latency
             if self.jitter:
                 delay += self._jitter_rng.uniform(0.0, self.jitter)
             if delay:
                 await asyncio.sleep(delay)
-            return await self._answer(kind, request, model, messages)
+            response = await self._answer(kind, request, model, messages)
+            if limits is not None and response is not None:
+                response = (*response[:2], (*response[2], *limits.headers()))
+            return response
         finally:
             self.stats._end()
 
@@ -402,34 +391,8 @@ class FakeOpenAIServer:
         else:  # empty_choices, broken_json: the content is never seen
             content = "unused"
 
-        completion_tokens = max(1, count_words(content))
-        prompt_tokens = count_prompt_tokens(messages)
-        choices = (
-            []
-            if kind == "empty_choices"
-            else [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "logprobs": None,
-                    "finish_reason": finish_reason,
-                }
-            ]
-        )
-        payload = json_bytes(
-            {
-                "id": f"chatcmpl-fake-{next(self._ids)}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model,
-                "choices": choices,
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-            }
-        )
+        payload = completion_body(f"chatcmpl-fake-{next(self._ids)}", model, messages,
+                                  content, finish_reason, choices=kind != "empty_choices")
         if kind == "broken_json":
             payload = payload[: len(payload) // 2]  # an unclosed object is never valid JSON
         return 200, payload, ()

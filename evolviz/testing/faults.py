@@ -1,5 +1,30 @@
 """The faults the scripted server can inject, by name (see `fake_server` for what the
-`openai` client does with each)."""
+`openai` client does with each).
+
+What the `openai` client does with each fault kind (checked with openai 3.57, which runs on
+`httpx2`), i.e. what the engine has to handle. With `max_retries=0`:
+
+    kind            server sends                          openai raises / returns
+    429             429 + `Retry-After: 0`                RateLimitError (.response.headers)
+    500, 503        500 / 503 + error JSON                InternalServerError
+    timeout         nothing for `hang_seconds`, closes    APITimeoutError (client timeout)
+    drop            closes the socket, no response        APIConnectionError
+    broken_json     200, application/json, cut-off body   json.JSONDecodeError (a ValueError,
+                                                          not an openai.OpenAIError, and not
+                                                          retried): the engine must catch it
+                                                          and treat it as a malformed reply
+    empty_choices   200, "choices": []                    a ChatCompletion, choices == []
+                                                          (choices[0] -> IndexError)
+    null_content    200, message.content null             a ChatCompletion, content is None
+    length          200, first words, finish "length"     a ChatCompletion, finish_reason
+                                                          "length", content truncated
+    content_filter  200, "", finish "content_filter"      a ChatCompletion, content == ""
+
+With retries on, openai itself retries 429, 5xx, timeouts and dropped connections (each retry
+is a new request here and counts in `stats`); it never retries the 200 cases, which only the
+engine can recognise as bad. Note openai ignores `Retry-After: 0` (it only honours values in
+(0, 120] seconds, or `retry-after-ms`) and falls back to its own backoff of 0.5 s, doubling.
+"""
 
 from __future__ import annotations
 

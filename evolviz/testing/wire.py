@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ["DROP", "Reply", "Responder", "check_loopback", "count_words", "default_responder",
-           "encode", "error_body", "json_bytes", "parse_head", "prompt_tokens"]
+__all__ = ["DROP", "Reply", "Responder", "check_loopback", "completion_body", "count_words",
+           "default_responder", "encode", "error_body", "json_bytes", "parse_head", "prompt_tokens"]
 
 
 @dataclass
@@ -70,6 +71,21 @@ def prompt_tokens(messages: list[Any]) -> int:
 
 def json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def completion_body(id_: str, model: str, messages: list[Any], content: str | None,
+                    finish_reason: str, *, choices: bool = True) -> bytes:
+    """A chat completion as OpenAI sends it (no choices at all when `choices` is False)."""
+    completion = max(1, count_words(content))
+    prompt = prompt_tokens(messages)
+    choice = {"index": 0, "message": {"role": "assistant", "content": content},
+              "logprobs": None, "finish_reason": finish_reason}
+    return json_bytes({
+        "id": id_, "object": "chat.completion", "created": int(time.time()), "model": model,
+        "choices": [choice] if choices else [],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                  "total_tokens": prompt + completion},
+    })
 
 
 def error_body(message: str, type_: str, code: str | None = None) -> bytes:
