@@ -10,8 +10,8 @@ How the client uses it, for connection errors, timeouts and 5xx only (a 429 or a
 malformed reply is the endpoint answering):
 
 - `failed(...)` after each such failure. After `threshold` of them in a row with no
-  success between, or when a call has used up its retries without seeing any other call
-  succeed since it began, the breaker asks `probe` (one cheap request: the models list).
+  success between, or when a call has used up its retries and no other call succeeded
+  while its last attempt was out, the breaker asks `probe` (one cheap request: the models list).
   If it answers, the endpoint is up and the call's failure is its own.
   If the probe fails too, the endpoint is down: the breaker opens, and every call that
   fails (or arrives) waits, uncharged, while one probe at a time checks again with
@@ -85,16 +85,19 @@ class EndpointHealth:
     def succeeded(self) -> None:
         self.ever_succeeded = True
         self.last_success = time.monotonic()
-        self.streak = 0
+        self.clear()
+
+    def clear(self) -> None:
+        """The endpoint answers (a call or a probe got through): no outage, no streak."""
+        self.streak = self._tries = 0
         self.down_since = self.retry_at = None
-        self._tries = 0
 
     async def wait_if_down(self) -> None:
         """Before a call: hold it while the endpoint is known to be down."""
         if self.down_since is not None:
             await self._wait_up()
 
-    async def failed(self, cause: str, call_started: float, exhausted: bool) -> str:
+    async def failed(self, cause: str, sent_at: float, exhausted: bool) -> str:
         """After an endpoint-level failure, what the call does next:
 
         - "charge": the endpoint is otherwise healthy; the attempt counts against the
@@ -106,8 +109,8 @@ class EndpointHealth:
         self.streak += 1
         self.cause = cause
         if self.down_since is None:
-            if exhausted and self.last_success > call_started:
-                return "charge"  # others got through meanwhile: this call's failure
+            if exhausted and self.last_success > sent_at:
+                return "charge"  # another call got through meanwhile: this one's failure
             if self.streak < self.threshold:
                 if not exhausted:
                     return "charge"
@@ -143,8 +146,7 @@ class EndpointHealth:
                 await asyncio.sleep(pause)
                 why = await self.probe()
                 if why is None:
-                    self.streak = self._tries = 0
-                    self.down_since = self.retry_at = None
+                    self.clear()
                     return
                 self.cause = why
                 self._tries += 1

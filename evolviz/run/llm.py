@@ -161,14 +161,15 @@ class LLMClient:
         """Before a run's first generation: one cheap request proves the endpoint answers,
         so a mistyped URL stops the run in seconds, before anything is recorded. Free
         once a call or a probe has succeeded through this client."""
-        if self._checked or self.health.ever_succeeded:
-            return
+        if not self.health.down and (self._checked or self.health.ever_succeeded):
+            return  # (after an outage that stopped a run, the next run looks again)
         why: str | None = None
         for pause in (0.0, 0.5, 1.5):  # ride out a blip, give up within seconds
             await asyncio.sleep(pause)
             why = await self._probe()
             if why is None:
                 self._checked = True
+                self.health.clear()
                 return
         raise EndpointUnreachable(self.base_url, why or "no answer")
 
@@ -245,15 +246,18 @@ class LLMClient:
                 return result
 
         hold = self.budget.reserve(role, messages, sampling) if self.budget else None
-        started, began = time.perf_counter(), time.monotonic()
+        started = time.perf_counter()
         charged = 0  # failed attempts that count against max_retries
         while True:
             result.attempts += 1
             client, seen_recoveries = self._ensure(), self.recoveries
+            sent_at = time.monotonic()
             try:
                 await self.health.wait_if_down()
                 body = self._body(model, messages, sampling, seed, response_format)
-                read_completion((await self._send(client, body)).content, result)
+                sent_at, beside = await self.pacer.acquire()
+                response = await self._send(client, body, sent_at, beside)
+                read_completion(response.content, result)
                 break
             except Retryable as e:
                 last = e
@@ -289,7 +293,7 @@ class LLMClient:
                 last = Retryable("MalformedResponse", f"{type(e).__name__}: {e}")
             result.retries.append(last.error_class)
             exhausted = charged >= self.max_retries
-            verdict = (await self.health.failed(str(last), began, exhausted) if last.endpoint
+            verdict = (await self.health.failed(str(last), sent_at, exhausted) if last.endpoint
                        else "charge")
             if verdict == "resumed":
                 continue  # the endpoint was down and answers again: not this call's fault
@@ -317,10 +321,11 @@ class LLMClient:
             })
         return result
 
-    async def _send(self, client: openai.AsyncOpenAI, body: dict[str, Any]) -> Any:
-        """One HTTP request, admitted by the pacer and reported back to it."""
+    async def _send(self, client: openai.AsyncOpenAI, body: dict[str, Any], sent: float,
+                    beside: int) -> Any:
+        """One HTTP request, admitted by the pacer at `sent` with `beside` others in
+        flight; gives the slot back and reports what came back."""
         pacer = self.pacer
-        sent, beside = await pacer.acquire()
         try:
             response = await client.post("/chat/completions", body=body,
                                          cast_to=http_module().Response,

@@ -7,6 +7,7 @@ here is a pure function of one response or one exception.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -69,11 +70,21 @@ def retry_after_seconds(response: Any) -> float | None:
 
 
 def connection_cause(e: BaseException) -> str:
-    """The operating system's words for a failed connection ("Connection refused"), which
-    say more to a person than openai's "Connection error."."""
-    inner = e.__cause__ or e.__context__
-    text = str(inner or e) or type(inner or e).__name__
-    return text.split("] ", 1)[-1] if text.startswith("[Errno") else text
+    """The operating system's words for a failed connection ("connection refused"), which
+    say more to a person than openai's "Connection error." or httpx's "All connection
+    attempts failed": the first OS error with an errno down the chain of causes."""
+    stack, seen = [e], set()
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, OSError) and x.errno:
+            return os.strerror(x.errno).lower()
+        stack += [n for n in (x.__context__, x.__cause__) if n is not None]
+        stack += list(getattr(x, "exceptions", None) or ())
+    inner = e.__cause__ or e
+    return str(inner) or type(inner).__name__
 
 
 def read_completion(content: bytes, result: CallResult) -> None:
