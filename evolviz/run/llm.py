@@ -21,6 +21,7 @@ import openai
 from ..calls import ROLES, CallResult, Sampling
 from ..errors import EndpointError, EndpointUnreachable, LLMCallError
 from ..store.cache import ResponseCache
+from . import fasthttp
 from .accounting import TokenCounter, cache_key
 from .budget import Budget
 from .health import DEFAULT_MAX_OUTAGE, EndpointHealth
@@ -31,12 +32,16 @@ from .wire import (
     connection_cause,
     http_limits,
     http_module,
+    json_bytes,
     read_completion,
     refuses_structured_output,
+    request_body,
     retry_after_seconds,
+    status_error,
 )
 
 _http_module = http_module  # the name test seams import
+
 
 __all__ = [
     "ROLES",
@@ -78,6 +83,7 @@ class LLMClient:
         transport: Any = None,
         structured_style: str = "openai",
         max_outage: float = DEFAULT_MAX_OUTAGE,
+        fast_path: bool = True,
     ):
         if isinstance(models, str):
             models = dict.fromkeys(ROLES, models)
@@ -122,6 +128,10 @@ class LLMClient:
                                      backoff_max=backoff_max)
         self._checked = False  # the endpoint answered a probe once
         self._client: openai.AsyncOpenAI | None = None
+        # Chat requests over `fasthttp` where it serves the endpoint exactly (see there);
+        # False sends every request through `openai` (what the benchmark compares with).
+        self.fast_path = fast_path
+        self._fast: fasthttp.FastHTTP | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:  # never show the key
@@ -131,7 +141,7 @@ class LLMClient:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # waiters and connections belong to one event loop
             self.pacer.reset_loop()
-            self._client = None
+            self._client = self._fast = None
             self._loop = loop
         if self._client is None:
             # openai's own client class (it builds on its pinned HTTP library, whichever
@@ -145,9 +155,18 @@ class LLMClient:
                     limits=http_limits(self.concurrency + 4), timeout=self.timeout,
                     **({"transport": self.transport} if self.transport is not None else {})),
             )
+            self._fast = None
+            if self.fast_path and self.transport is None and fasthttp.usable(self.base_url):
+                headers = {k: v for k, v in self._client.default_headers.items()
+                           if isinstance(v, str)}
+                headers["Authorization"] = f"Bearer {self._api_key}"
+                self._fast = fasthttp.FastHTTP(self.base_url, headers, self.timeout)
         return self._client
 
     async def aclose(self) -> None:
+        if self._fast is not None:
+            await self._fast.aclose()
+            self._fast = None
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -261,9 +280,9 @@ class LLMClient:
                 break
             except Retryable as e:
                 last = e
-            except openai.APITimeoutError as e:
+            except (openai.APITimeoutError, fasthttp.TransportTimeout) as e:
                 last = Retryable("Timeout", str(e) or "the call timed out", endpoint=True)
-            except openai.APIConnectionError as e:
+            except (openai.APIConnectionError, fasthttp.TransportError) as e:
                 last = Retryable("ConnectionError",
                                  f"{e or 'the connection failed'} ({connection_cause(e)})",
                                  endpoint=True)
@@ -327,9 +346,14 @@ class LLMClient:
         flight; gives the slot back and reports what came back."""
         pacer = self.pacer
         try:
-            response = await client.post("/chat/completions", body=body,
-                                         cast_to=http_module().Response,
-                                         options={"timeout": self.timeout})
+            if self._fast is not None:
+                response = await self._fast.post("/chat/completions", json_bytes(body))
+                if response.status >= 400:
+                    raise status_error(client, self.base_url, response)
+            else:
+                response = await client.post("/chat/completions", body=body,
+                                             cast_to=http_module().Response,
+                                             options={"timeout": self.timeout})
         except openai.RateLimitError as e:
             pacer.rate_limited_at(sent, beside)
             pacer.headers(e.response.headers)
@@ -342,31 +366,8 @@ class LLMClient:
     def _body(self, model: str, messages: list[dict[str, str]], sampling: Sampling,
               seed: int | None,
               response_format: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The request body, built by hand.
-
-        `chat.completions.create` runs every request through openai's type-driven
-        transform, which cost about 1.7 ms of CPU per call here (a quarter of the engine's
-        time at zero latency, see docs/benchmarks.md); our messages are already plain
-        dicts of strings, so the same JSON goes out through the client's `post`.
-        """
-        body: dict[str, Any] = {"model": model, "messages": messages,
-                                "temperature": sampling.temperature, "top_p": sampling.top_p,
-                                "max_tokens": sampling.max_tokens}
-        if sampling.stop:
-            body["stop"] = list(sampling.stop)
-        if seed is not None and self.send_seed:
-            body["seed"] = seed
-        if response_format is not None:
-            body["response_format"] = self._structured(response_format)
-        return body
-
-    def _structured(self, response_format: Mapping[str, Any]) -> dict[str, Any]:
-        """OpenAI's `json_schema` form, or llama.cpp's (`json_object` with the schema beside
-        it, which its server turns into a grammar) when `structured_style` says so."""
-        if self.structured_style == "llama_cpp" and response_format.get("type") == "json_schema":
-            schema = (response_format.get("json_schema") or {}).get("schema")
-            return {"type": "json_object", **({"schema": schema} if schema else {})}
-        return dict(response_format)
+        return request_body(model, messages, sampling, seed if self.send_seed else None,
+                            response_format, self.structured_style)
 
     async def _recover(self, seen: int) -> None:
         if self._recover_lock is None:
