@@ -61,6 +61,7 @@ class EndpointHealth:
         self.retry_at: float | None = None  # wall clock of the next probe
         self.outages = 0
         self._tries = 0  # probes failed in this outage: the backoff's exponent
+        self._answered_at = 0.0  # monotonic time of the last probe that got an answer
         self._lock: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -118,13 +119,15 @@ class EndpointHealth:
                     return "free"  # too soon to tell; the streak decides
             async with self._guard():
                 if self.down_since is None:  # nobody decided while we waited for the lock
+                    if self.ever_succeeded and self._answered_at > sent_at:
+                        return "charge"  # a probe since this attempt went out: it answers
                     why = await self.probe()
                     if not self.ever_succeeded:
                         raise EndpointUnreachable(
                             self.base_url, why or f"no call has succeeded; the last failed "
                                                   f"with {cause}")
                     if why is None:
-                        self.streak = 0
+                        self.streak, self._answered_at = 0, time.monotonic()
                         return "charge"  # the endpoint answers: this call's failure
                     self.down_since, self.cause, self._tries = time.time(), why, 0
                     self.outages += 1

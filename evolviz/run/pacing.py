@@ -4,14 +4,17 @@ Why not a fixed semaphore: `--concurrency 256` against an endpoint that serves 4
 keeps 216 calls bouncing off 429s for the whole run. The `Pacer` keeps a limit between 1
 and the configured ceiling and moves it the way TCP moves its window (AIMD):
 
-- each success adds 1/limit (about +1 per round trip), so the limit grows back;
+- it starts at min(ceiling, 32), so a run against a small cap overshoots by a few calls,
+  not by hundreds;
+- below any cap found so far each success adds 1 (the limit doubles per round trip, as
+  TCP's slow start), so a big endpoint gets its full concurrency within a round trip or
+  two, and the limit climbs back at once after a cut;
 - a 429 lowers it at once to what was in flight beside that call when it was sent (the
   endpoint just said that is its capacity), and multiplicatively (x0.9), at most once per
   round trip, so a burst of 429s from one overshoot counts once;
-- once a cap has been found, growth above it is four times slower, so the limit spends
-  its time at the cap rather than probing past it;
-- it starts at min(ceiling, 32) and doubles per round trip from there (each success
-  +1), so a run against a small cap overshoots by a few calls, not by hundreds.
+- at or above that cap each success adds 1/(4 x limit): about +1 per four round trips,
+  so the limit spends its time at the cap and probes past it rarely (the endpoint's
+  capacity may grow), each probe costing one 429.
 
 Rate-limit headers, when the endpoint sends them (OpenAI's `x-ratelimit-remaining-requests`,
 `-tokens` and their `-reset-` times), pace the starts before a 429 happens: the remaining
@@ -137,9 +140,10 @@ class Pacer:
     # -- feedback ------------------------------------------------------------------------
 
     def success(self, tokens: int = 0) -> None:
-        step = 1.0 / max(1.0, self.limit)
-        if self.cap is not None and self.limit >= self.cap:
-            step /= 4  # past the known cap: probe gently
+        # Below any known cap: +1 a success, doubling per round trip; at the cap: +1 per
+        # four round trips.
+        below = self.cap is None or self.limit < self.cap
+        step = 1.0 if below else 0.25 / max(1.0, self.limit)
         self.limit = min(float(self.ceiling), self.limit + step)
         if tokens:  # a running mean, for the token headers' pacing
             weight = 0.05 if self._tokens_per_call else 1.0
@@ -149,11 +153,13 @@ class Pacer:
     def rate_limited_at(self, started: float, beside: int) -> None:
         """A 429 for a call started at `started` with `beside` other calls in flight."""
         self.rate_limited += 1
-        self.cap = max(1, beside)
-        limit = min(self.limit, float(self.cap))
-        if started > self._last_cut:  # one multiplicative cut per round trip
-            limit *= DECREASE
+        if started > self._last_cut:  # a new overshoot: one multiplicative cut for it
+            self.cap = max(1, beside)
+            limit = min(self.limit, float(self.cap)) * DECREASE
             self._last_cut = self._clock()
+        else:  # the same overshoot: the fewest in flight that were refused is the cap
+            self.cap = max(1, min(self.cap or beside, beside))
+            limit = min(self.limit, float(self.cap) * DECREASE)
         self.limit = max(1.0, limit)
 
     def headers(self, headers: Mapping[str, str]) -> None:
