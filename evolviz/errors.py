@@ -8,9 +8,12 @@
     │   └── StoreError             a run store cannot be used
     │       ├── NotAStoreError     the file is not an evolviz store (or is corrupt)
     │       ├── StoreVersionError  the store was written by a newer evolviz
-    │       └── StoreMismatchError the store holds a run with other seeds or settings
+    │       ├── StoreMismatchError the store holds a run with other seeds or settings
+    │       └── StoreLockedError   another live process is writing the store
     ├── LLMCallError               an LLM call failed after all its retries
     ├── EndpointError              the endpoint refuses every call (401/403/404): stop now
+    │   ├── EndpointUnreachable    nothing answers, or no call has ever succeeded: stop now
+    │   └── EndpointOutage         down mid-run for longer than max_outage: stop, resume later
     ├── BudgetReached              the next call would cross the run's budget: stop cleanly
     ├── BatchError                 the endpoint refused a batch file or batch (says which, why)
     └── LocalModelError            the embedded local model server cannot be started or used
@@ -23,7 +26,7 @@ knows its flags, shows the flag instead (``--max-tokens``). No message here name
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .calls import CallResult
@@ -33,6 +36,8 @@ __all__ = [
     "BudgetReached",
     "ConfigError",
     "EndpointError",
+    "EndpointOutage",
+    "EndpointUnreachable",
     "EvolvizError",
     "InputError",
     "LLMCallError",
@@ -40,6 +45,7 @@ __all__ = [
     "NotAStoreError",
     "SeedFileError",
     "StoreError",
+    "StoreLockedError",
     "StoreMismatchError",
     "StoreVersionError",
     "TemplateError",
@@ -100,6 +106,24 @@ class StoreMismatchError(StoreError):
     pass
 
 
+class StoreLockedError(StoreError):
+    """Another process that is still alive holds the store's writer lock.
+
+    `holder` is what it recorded (pid, host, started_at, purpose), so the message can say
+    who to wait for; the store was not touched.
+    """
+
+    def __init__(self, path: str, holder: dict[str, Any]):
+        started = _clock(holder.get("started_at"))
+        super().__init__(
+            f"{path}: already being written by {holder.get('purpose') or 'another run'} "
+            f"(pid {holder.get('pid')} on {holder.get('host')}, since {started}); wait for it "
+            f"to finish or stop it. Reading the store (show, export, check, the panel) works "
+            f"meanwhile")
+        self.path = path
+        self.holder = dict(holder)
+
+
 class LLMCallError(EvolvizError):
     """An LLM call that still failed after its retries.
 
@@ -133,6 +157,48 @@ class EndpointError(EvolvizError):
                          + (f" ({hint})" if hint else ""))
         self.base_url = base_url
         self.status = status
+
+
+class EndpointUnreachable(EndpointError):
+    """The endpoint does not answer (nothing listening, DNS, TLS, timeouts), or it answers
+    but no call to it has ever succeeded: a mistyped URL or a dead server, not bad luck.
+
+    Raised before a run's first candidate is recorded, so nothing is written for it.
+    """
+
+    def __init__(self, base_url: str, cause: str):
+        EvolvizError.__init__(self, f"{base_url}: the endpoint is unreachable ({cause[:300]}); "
+                                    f"check base_url and that the server is up")
+        self.base_url = base_url
+        self.status = 0
+        self.cause = cause
+
+
+class EndpointOutage(EndpointError):
+    """The endpoint went down mid-run and stayed down longer than `max_outage` seconds.
+
+    The calls it interrupted are not recorded as failures; the same command resumes the run.
+    """
+
+    def __init__(self, base_url: str, since: float, cause: str, max_outage: float):
+        EvolvizError.__init__(
+            self, f"{base_url}: the endpoint has been unreachable since {_clock(since)} "
+                  f"({cause[:300]}), longer than max_outage ({max_outage:g} s); everything "
+                  f"finished is saved, run the same command again to resume")
+        self.base_url = base_url
+        self.status = 0
+        self.since = since
+        self.cause = cause
+
+
+def _clock(timestamp: Any) -> str:
+    """A wall-clock time as people read it in a message (local time, to the second)."""
+    import time
+
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(float(timestamp)))
+    except (TypeError, ValueError):
+        return "an unknown time"
 
 
 class BudgetReached(EvolvizError):

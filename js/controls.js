@@ -59,6 +59,20 @@ export function createControls(model) {
       el("span", { text: `cost $${fmt(s.cost, 4)}` }),
       el("span", { class: "evz-meta", text: `${s.endpoint || ""}` }),
     );
+    if (running)
+      status.append(
+        el("span", {
+          class: "evz-calls",
+          text: `calls in flight ${fmt(s.in_flight)} · ${fmt(s.calls_per_s, 1)} calls/s`,
+        }),
+      );
+    if (s.endpoint_health)
+      status.append(
+        el("div", {
+          class: "evz-message-line evz-bad evz-endpoint-health",
+          text: s.endpoint_health,
+        }),
+      );
     if (s.budget_set)
       status.append(
         el("span", { class: `evz-budget ${s.budget_reached ? "evz-bad" : ""}`, text: s.budget }),

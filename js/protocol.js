@@ -42,6 +42,9 @@
  * @property {boolean} budget_set
  * @property {boolean} budget_reached
  * @property {boolean} budget_stopped
+ * @property {number} in_flight calls in flight now (0 between runs)
+ * @property {number} calls_per_s calls finished per second, lately
+ * @property {string} endpoint_health while the endpoint is down, since when and the next retry; "" while it answers
  * @property {string} batches a batch run's batches and their states, "" for a live run
  * @property {string} message
  * @property {boolean} error the latest message reports an error

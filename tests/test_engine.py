@@ -8,7 +8,7 @@ from evolviz.config import RunConfig, operator_plan
 from evolviz.errors import ConfigError, StoreMismatchError
 from evolviz.rules import RuleConfig
 from evolviz.run.engine import Evolution, reapply_rules
-from evolviz.run.llm import LLMClient, ResponseCache
+from evolviz.run.llm import LLMClient, ResponseCache, Sampling
 from evolviz.seeds import Seed
 from evolviz.store import RunStore
 from evolviz.templates import TemplateSet
@@ -115,6 +115,9 @@ async def test_records_hold_prompts_responses_and_verdicts(tmp_path):
 async def test_a_failing_llm_marks_the_candidate_failed_and_the_generation_completes(tmp_path):
     with FakeOpenAIServer(EvolResponder()) as server:
         evo = evolution(tmp_path, server, n=6, max_retries=0)
+        # A call has succeeded: the endpoint is known to work, so the 500s are failures of
+        # their calls (on an endpoint that never answered, they would stop the run).
+        await evo.client.chat("evolver", [{"role": "user", "content": "hi"}], Sampling())
         server.force_next("500", n=3)
         await evo.run(1)
     stats = evo.store.count_generation(1)

@@ -1,12 +1,15 @@
 """The fault matrix: every kind of endpoint misbehaviour, alone and mixed at 10% and 30%.
 
 Whatever the endpoint does, the run completes and every candidate ends accepted, rejected
-by a named rule, or failed with an error class; the counts add up; nothing raises.
+by a named rule, or failed with an error class; the counts add up; nothing raises. The one
+exception is an endpoint that is down from the start (5xx, timeouts or dropped connections
+on every call): that run stops with `EndpointUnreachable` and records nothing.
 """
 
 import pytest
 
 from evolviz.config import RunConfig
+from evolviz.errors import EndpointUnreachable
 from evolviz.rules import RULE_IDS
 from evolviz.run.engine import Evolution
 from evolviz.run.llm import LLMClient
@@ -49,7 +52,11 @@ def check_accounting(store, stats, n):
     assert store.candidate_count() == 2 * n
 
 
-@pytest.mark.parametrize("kind", ALL_FAULTS)
+#: Faults that say the endpoint itself is down rather than answering badly.
+ENDPOINT_DOWN = ("500", "503", "timeout", "drop")
+
+
+@pytest.mark.parametrize("kind", [k for k in ALL_FAULTS if k not in ENDPOINT_DOWN])
 async def test_each_fault_alone_every_call(tmp_path, kind):
     """Every single call misbehaves the same way: nothing can pass, nothing may crash."""
     store, stats, injected = await run_with(tmp_path, Faults(rate=1.0, kinds=(kind,)), n=6,
@@ -63,6 +70,17 @@ async def test_each_fault_alone_every_call(tmp_path, kind):
         assert all(c.rejected_by == "rewrite_invalid" for c in store.candidates())
     else:
         assert statuses == {"failed"}
+
+
+@pytest.mark.parametrize("kind", ENDPOINT_DOWN)
+async def test_an_endpoint_down_on_every_call_from_the_start_stops_the_run(tmp_path, kind):
+    """5xx, timeouts or dropped connections on every call of a fresh run are a broken
+    endpoint, not bad luck: the run stops naming it, and no candidate is recorded."""
+    with pytest.raises(EndpointUnreachable, match="no call has succeeded") as e:
+        await run_with(tmp_path, Faults(rate=1.0, kinds=(kind,)), n=6, retries=1)
+    assert "127.0.0.1" in str(e.value)
+    with RunStore(tmp_path / "run.db", create=False) as store:
+        assert store.candidate_count() == 0
 
 
 @pytest.mark.parametrize("rate", [0.10, 0.30])

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from evolviz.errors import LLMCallError
+from evolviz.errors import EndpointUnreachable, LLMCallError
 from evolviz.run.llm import LLMClient, ResponseCache, Sampling
 from evolviz.testing import FakeOpenAIServer
 
@@ -49,13 +49,26 @@ async def test_each_fault_is_retried_then_succeeds(server, kind, error_class):
 
 
 async def test_persistent_fault_raises_with_error_class_and_partial_record(server):
+    """On an endpoint that is otherwise healthy (a call got through, its models list
+    answers), a call that keeps failing is that call's failure, recorded as such."""
     c = client(server, max_retries=2)
-    server.force_next("500", n=10)
+    await c.chat("judge", MSGS, Sampling())
+    server.force_next("500", n=3)
     with pytest.raises(LLMCallError) as e:
         await c.chat("judge", MSGS, Sampling())
     assert e.value.error_class == "ServerError" and e.value.attempts == 3
     assert e.value.result.messages == MSGS and e.value.result.error_class == "ServerError"
     assert c.tokens.failed_calls == 1
+    await c.aclose()
+
+
+async def test_an_endpoint_where_no_call_ever_succeeded_is_unreachable_not_a_failure(server):
+    """Every call failing from the start is a wrong or broken endpoint, not bad luck: the
+    caller gets `EndpointUnreachable` (the run stops) instead of a failure to record."""
+    c = client(server, max_retries=2)
+    server.force_next("500", n=10)
+    with pytest.raises(EndpointUnreachable, match=r"no call has succeeded.*HTTP 500"):
+        await c.chat("judge", MSGS, Sampling())
     await c.aclose()
 
 

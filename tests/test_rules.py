@@ -269,3 +269,11 @@ def test_huge_and_hostile_replies_are_judged_quickly():
     answer_stage(CallResult("answerer", "m", [], {}, content=huge, finish_reason="stop"),
                  RuleConfig())
     assert not v.passed and time.perf_counter() - started < 5.0
+
+
+@given(st.text(alphabet="abcXYZ059'_-.,!? \n\t\"`", max_size=30))
+def test_the_ascii_fast_path_finds_the_words_the_general_loop_finds(text):
+    from evolviz.rules.text import words
+
+    # A leading no-break space (a separator, not ASCII) sends the text down the loop.
+    assert words(text) == words("\u00a0" + text)

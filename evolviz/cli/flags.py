@@ -44,12 +44,13 @@ FLAGS: dict[str, str] = {
     "batch_max_mb": "--batch-max-mb",
     "batch_discount": "--batch-discount",
     "poll_interval": "--poll-interval",
+    "max_outage": "--max-outage",
 }
 # "pass field=NAME", "name it with decontaminate_field=NAME": a hint naming a setting.
 _HINT = re.compile(r"\b([a-z_]+)=NAME\b")
 # "the budget (max_tokens 1000) is reached", "started with seed 3": a setting and its value.
 _SETTING = re.compile(r"\b(max_tokens|max_cost|api_key_env|base_url|batch_max_mb|"
-                      r"batch_max_requests|batch_discount|poll_interval)\b")
+                      r"batch_max_requests|batch_discount|poll_interval|max_outage)\b")
 
 
 def flagged(text: str) -> str:

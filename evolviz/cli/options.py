@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["add_prices", "batch_options", "budget", "budget_options", "gate_config",
+__all__ = ["add_prices", "batch_options", "budget", "budget_options", "duration", "gate_config",
            "gate_options", "prices", "run_options", "weights"]
 
 
@@ -30,6 +30,16 @@ def weights(values: Sequence[str]) -> dict[str, float]:
                 f"--weight {v!r}: expected OPERATOR=NUMBER, e.g. mutation=0.5"
             ) from None
     return out
+
+
+def duration(text: str) -> float:
+    """Seconds from "600", "90s", "10m" or "1h" (argparse reports a ValueError as usage)."""
+    text = text.strip().lower()
+    scale = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(text[-1:])
+    value = float(text[:-1] if scale else text) * (scale or 1.0)
+    if value < 0:
+        raise ValueError(text)
+    return value
 
 
 def run_options(p: argparse.ArgumentParser) -> None:
@@ -51,6 +61,9 @@ def run_options(p: argparse.ArgumentParser) -> None:
                         "llama-cpp-python's)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
     p.add_argument("--retries", type=int, default=5, help="retries per call")
+    p.add_argument("--max-outage", type=duration, default=600.0, metavar="TIME",
+                   help="how long a run waits for an endpoint that went down mid-run before "
+                        "it stops (resumable): seconds, or 90s, 10m, 1h (default 10m)")
     p.add_argument("--seed", type=int, default=0, help="RNG seed for operator choice")
     p.add_argument("--temperature", type=float, help="sampling temperature for rewrites "
                                                      "and answers")

@@ -1,13 +1,16 @@
-"""The CLI's progress bar: candidates done over candidates planned, with live counts."""
+"""The CLI's progress bar: candidates done over candidates planned, with live counts, the
+calls in flight and calls/s, and what the endpoint is doing when it is down."""
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from tqdm import tqdm
 
 from ..records import Candidate, GenerationStats
 from ..store import RunStore
+from ..textsafe import inert
 
 __all__ = ["CliProgress"]
 
@@ -19,13 +22,38 @@ class CliProgress:
         pool = store.seed_count()
         done = sum(store.candidate_count(g) for g in range(1, generations + 1))
         self.counts = {"accepted": 0, "rejected": 0, "failed": 0}
+        self.generation_no = 0
+        self.calls: dict[str, Any] = {}
+        self.outage = ""
         self.bar = tqdm(total=pool * generations, initial=done, unit="cand",
                         desc="evolving", file=sys.stderr, disable=disable, dynamic_ncols=True)
 
+    def _postfix(self, refresh: bool) -> None:
+        calls = self.calls
+        extra = ({"in_flight": f"{calls['in_flight']}/{calls['limit']}",
+                  "calls/s": calls["calls_per_s"]} if calls else {})
+        self.bar.set_postfix(gen=self.generation_no, **self.counts, **extra, refresh=refresh)
+
     def candidate(self, cand: Candidate) -> None:
         self.counts[cand.status] += 1
-        self.bar.set_postfix(gen=cand.generation, **self.counts, refresh=False)
+        self.generation_no = cand.generation
+        self._postfix(refresh=False)
         self.bar.update(1)
+
+    def tick(self, status: dict[str, Any]) -> None:
+        """Once a second from the run: the client's calls and the endpoint's health. An
+        outage is also written as a line (and its end), so a log without the bar has it."""
+        self.calls = status
+        outage = status.get("endpoint") or ""
+        if outage and not self.outage:
+            self.bar.write(f"evolviz: {inert(outage)}", file=sys.stderr)
+        elif self.outage and not outage:
+            self.bar.write("evolviz: the endpoint answers again; the run continues",
+                           file=sys.stderr)
+        self.outage = outage
+        self.bar.set_description(f"evolviz: {inert(outage)}" if outage else "evolving",
+                                 refresh=False)
+        self._postfix(refresh=True)
 
     def generation(self, stats: GenerationStats) -> None:
         rejected = sum(stats.rejected.values())

@@ -41,11 +41,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         _refuse_open_batches(store, args.store)
         progress = CliProgress(store, args.generations, disable=args.no_progress)
 
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                progress.tick(client.status())
+
         async def go() -> None:
+            ticking = asyncio.create_task(ticker())
             try:
                 await session.evolution.run(args.generations, on_candidate=progress.candidate,
                                             on_generation=progress.generation)
             finally:
+                ticking.cancel()
                 await client.aclose()
 
         stop = None

@@ -50,7 +50,7 @@ def endpoint_from(args: argparse.Namespace) -> Endpoint:
     return Endpoint(base_url=args.base_url, model=args.model,
                     role_models={r: m for r, m in roles.items() if m},
                     api_key_env=args.api_key_env, concurrency=args.concurrency,
-                    timeout=args.timeout, retries=args.retries)
+                    timeout=args.timeout, retries=args.retries, max_outage=args.max_outage)
 
 
 def recipe_from(args: argparse.Namespace, *, gates: Any = None) -> RunRecipe:
@@ -93,8 +93,15 @@ def recipe_from(args: argparse.Namespace, *, gates: Any = None) -> RunRecipe:
 def open_run(args: argparse.Namespace, seeds: Sequence[Any], store_path: str | Path,
              *, gates: Any = None) -> RunSession:
     """The run `args` describe over `seeds`, its client built (the local model started
-    when no endpoint is given)."""
-    return recipe_from(args, gates=gates).start(store_path, seeds)
+    when no endpoint is given), holding the store's writer lock: a second `evolviz run`
+    on the same store stops with `StoreLockedError` (exit 2) before writing anything."""
+    from ..textsafe import inert
+
+    def say(message: str) -> None:
+        print(f"evolviz: {inert(message)}", file=sys.stderr)
+
+    return recipe_from(args, gates=gates).start(store_path, seeds, notify=say,
+                                                writer="evolviz run")
 
 
 def record_gate_inputs(store: Any, index: Any) -> None:

@@ -247,6 +247,7 @@ class Explorer:
             status.counts(store, g, self.loop.running),
             status.spending(store, self._spending(), self.price,
                             stopped=self.loop.stopped_by_budget),
+            status.calls(self.session.client, running=self.loop.running),
             {"batches": batch_status(store)},  # "" unless the run is made in batch mode
             status.messages(self.notes))
         if page:
@@ -310,6 +311,7 @@ class Explorer:
             budget = decode_budget(change["new"].get("budget"))
             style = decode_style(change["new"], self.templates.style)
             templates = TemplateSet.load(style=style) if style else None
+            changed = endpoint != self.session.endpoint
             self.session.configure(config=config, endpoint=endpoint, templates=templates)
             self.budget = budget
             self.say("settings applied (from the next generation on)" + (
@@ -317,6 +319,8 @@ class Explorer:
                 f"in use" if style else ""))
             if style:
                 self.templates_ui.push()
+            if changed and not endpoint.local:
+                self.background.schedule(self._check_endpoint())
         except (EvolvizError, ValueError, TypeError) as e:
             self.say(f"error: {e}", error=True)
             self._push_settings()
@@ -391,6 +395,12 @@ class Explorer:
 
     async def run(self, generations: int = 1) -> list[Candidate]:
         return await self.start(generations)
+
+    async def _check_endpoint(self) -> None:
+        """A new endpoint is probed at once, so a typo shows before the next Step."""
+        client = await self.session.client_async()
+        await client.check_endpoint()
+        self.say(f"endpoint {self.session.endpoint_label()} answers")
 
     async def wait_for_map(self, timeout: float = 600) -> None:
         """For notebooks run top to bottom: block until the map has been drawn."""

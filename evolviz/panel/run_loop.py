@@ -21,10 +21,11 @@ from ..run.budget import Budget, BudgetReached
 from ..run.session import RunSession
 from .map_controller import MapController
 
-__all__ = ["MAP_EVERY", "STATUS_EVERY", "Background", "RunLoop"]
+__all__ = ["MAP_EVERY", "STATUS_EVERY", "TICK_EVERY", "Background", "RunLoop"]
 
 STATUS_EVERY = 0.25  # seconds between status pushes while running
 MAP_EVERY = 1.5  # seconds between map updates while running
+TICK_EVERY = 1.0  # seconds between status pushes while a run waits (an outage)
 
 
 class Background:
@@ -106,10 +107,23 @@ class RunLoop:
             return True
         return False
 
+    async def _tick(self) -> None:
+        """Refresh the status every second: during an outage no candidate arrives to."""
+        while True:
+            await asyncio.sleep(TICK_EVERY)
+            self.refresh()
+
     async def _run(self, generations: int) -> list[Candidate]:
         out: list[Candidate] = []
         evolution, store, maps = self.session.evolution, self.session.store, self.maps
+        ticking: asyncio.Task | None = None
+        locked = False
         try:
+            # One writer per store: a CLI run on this store refuses the Step (and says
+            # who is writing); the panel keeps browsing it.
+            self.session.lock_writer("the panel's Step/Run")
+            locked = True
+            ticking = asyncio.get_running_loop().create_task(self._tick())
             client = await self.session.client_async()
             client.budget = self.live_budget = self.budget()
             for _ in range(generations):
@@ -138,6 +152,10 @@ class RunLoop:
                      f"is saved; raise or clear the budget in Settings and Step again to "
                      f"continue")
         finally:
+            if ticking is not None:
+                ticking.cancel()
+            if locked:
+                self.session.unlock_writer()
             if self.session.client is not None:
                 self.session.client.budget = None
             self.live_budget = None

@@ -15,8 +15,10 @@ from typing import Any, TypedDict
 
 __all__ = [
     "TRAIT_SCHEMAS",
+    "Batches",
     "BudgetForm",
     "CallState",
+    "Calls",
     "CandidateDetail",
     "CandidateRowState",
     "Comparison",
@@ -80,7 +82,15 @@ class Batches(TypedDict):
     batches: str  # a batch run's batches and their states; "" for a live run
 
 
-class Status(RunState, Counts, Spending, Batches, Messages):
+class Calls(TypedDict):
+    in_flight: int  # calls in flight now (0 between runs)
+    calls_per_s: float  # calls finished per second, lately
+    # While the endpoint is down: "endpoint unreachable since HH:MM, retrying in N s";
+    # "" while it answers (and between runs).
+    endpoint_health: str
+
+
+class Status(RunState, Counts, Spending, Calls, Batches, Messages):
     """The status line: `Explorer.refresh()` pushes it (status.py builds it)."""
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from ..run.budget import Budget
-from .state import Batches, Counts, Messages, RunState, Spending, Status
+from .state import Batches, Calls, Counts, Messages, RunState, Spending, Status
 
-__all__ = ["Note", "compose", "counts", "messages", "spending"]
+__all__ = ["Note", "calls", "compose", "counts", "messages", "spending"]
 
 SHOWN_MESSAGES = 3
 
@@ -55,12 +55,22 @@ def spending(store: Any, limit: Budget | None, price_per_1k: float, *,
     }
 
 
+def calls(client: Any, *, running: bool) -> Calls:
+    """The calls' pace during a run, and the endpoint's outage while it lasts: a run
+    that waits out an outage sends no candidates, so this is what says why."""
+    if client is None or not running:
+        return {"in_flight": 0, "calls_per_s": 0.0, "endpoint_health": ""}
+    now = client.status()
+    return {"in_flight": now["in_flight"], "calls_per_s": now["calls_per_s"],
+            "endpoint_health": now["endpoint"]}
+
+
 def messages(notes: Sequence[Note]) -> Messages:
     return {"message": " · ".join(n.text for n in notes[-SHOWN_MESSAGES:]),
             "error": bool(notes) and notes[-1].error}
 
 
-def compose(*parts: RunState | Counts | Spending | Batches | Messages) -> Status:
+def compose(*parts: RunState | Counts | Spending | Calls | Batches | Messages) -> Status:
     """The status from its parts (each a TypedDict of `Status`'s bases)."""
     out: dict[str, Any] = {}
     for part in parts:

@@ -11,6 +11,7 @@ as one word, which is close enough for a length threshold.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 __all__ = ["STOP_WORDS", "content_words", "normalise", "word_count", "words"]
@@ -64,11 +65,18 @@ def _mark(ch: str) -> bool:
     return unicodedata.category(ch)[0] == "M"
 
 
+# In ASCII text a word is a run of letters and digits, an apostrophe between two of them
+# included: what the loop below finds, at a regular expression's speed (most replies).
+_ASCII_WORDS = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z0-9]+)*")
+
+
 def words(text: str | None) -> list[str]:
     """The words of `text`; an apostrophe between letters stays inside a word (can't)."""
+    text = text or ""
+    if text.isascii():
+        return _ASCII_WORDS.findall(text)
     out: list[str] = []
     cur: list[str] = []
-    text = text or ""
     n = len(text)
     for i, ch in enumerate(text):
         if _mark(ch) and not cur:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -212,10 +213,15 @@ class Evolution:
         self._save_settings()
 
     def _save_settings(self) -> None:
-        """What reopening the run from the store alone needs (never a key or endpoint)."""
-        self.store.set_meta("config", self._config.to_dict())
-        self.store.set_meta("operators", list(self._templates.operators))
-        self.store.set_meta("templates", self._templates.to_fields())
+        """What reopening the run from the store alone needs (never a key or endpoint).
+
+        Only what changed is written: opening a run to look at it (the panel on a store
+        that `evolviz run` is writing) must not write to it."""
+        for key, value in (("config", self._config.to_dict()),
+                           ("operators", list(self._templates.operators)),
+                           ("templates", self._templates.to_fields())):
+            if self.store.get_meta(key) != json.loads(json.dumps(value)):
+                self.store.set_meta(key, value)
 
     @property
     def pool_size(self) -> int:
@@ -265,6 +271,8 @@ class Evolution:
         client, templates, config = self._client, self._templates, self._config
         if client is None:
             raise ConfigError("no LLM client configured: give one to Evolution.configure()")
+        # A mistyped or dead endpoint stops here, before the plan or any candidate is stored.
+        await client.check_endpoint()
         plan = self.start_generation(g)
         done = self.store.done_slots(g)
         todo: asyncio.Queue[int] = asyncio.Queue()

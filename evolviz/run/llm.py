@@ -11,28 +11,38 @@ class; the engine records it on the candidate and carries on.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 
-from ..calls import COMPLETION, ROLES, CallResult, Sampling, read_completion
-from ..errors import EndpointError, LLMCallError
+from ..calls import ROLES, CallResult, Sampling, read_completion
+from ..errors import EndpointError, EndpointUnreachable, LLMCallError
 from ..store.cache import ResponseCache
+from . import fasthttp
+from .accounting import TokenCounter, cache_key
 from .budget import Budget
-from .llm_http import (
+from .health import DEFAULT_MAX_OUTAGE, EndpointHealth
+from .pacing import Pacer
+from .wire import (
     FATAL_STATUSES,
-    _http_limits,
-    _http_module,
-    _refuses_structured_output,
-    _retry_after_seconds,
-    _Retryable,
+    Retryable,
+    connection_cause,
+    http_limits,
+    http_module,
+    is_completion,
+    json_bytes,
+    read_response,
+    refuses_structured_output,
+    request_body,
+    retry_after_seconds,
+    status_error,
 )
+
+_http_module = http_module  # the name test seams import
+
 
 __all__ = [
     "ROLES",
@@ -46,46 +56,12 @@ __all__ = [
     "read_completion",
 ]
 
-def is_completion(messages: list[dict[str, str]]) -> bool:
-    """A completion-style prompt: one message of role "completion", sent as the prompt of
-    the completions API (what `Template.render` makes of a few-shot template)."""
-    return len(messages) == 1 and messages[0].get("role") == COMPLETION
-
-
-def cache_key(model: str, messages: list[dict[str, str]], sampling: Sampling, sample: str,
-              response_format: Mapping[str, Any] | None = None) -> str:
-    """Same model, messages, parameters and sample index give the same response.
-
-    `sample` separates calls that are alike but must not share an answer (two candidates
-    that happen to send the same prompt at temperature > 0 are two samples). A structured
-    output request is part of the key (JSON asked for is a different answer); without one
-    the key is what it always was, so existing caches stay valid.
-    """
-    fields: dict[str, Any] = {"model": model, "messages": messages,
-                              "sampling": sampling.to_dict(), "sample": sample}
-    if response_format is not None:
-        fields["response_format"] = response_format
-    payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-@dataclass
-class TokenCounter:
-    """Tokens and calls per role; cached responses are counted apart (they cost nothing)."""
-
-    prompt: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
-    completion: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
-    calls: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
-    cached_calls: int = 0
-    failed_calls: int = 0
-    retries: int = 0
-
-    def total(self) -> int:
-        return sum(self.prompt.values()) + sum(self.completion.values())
-
-
 class LLMClient:
     """Async chat calls with limits, retries, cache and accounting.
+
+    The number of calls in flight adapts between 1 and `concurrency` (`Pacer`: fewer on
+    429s, more as calls succeed, paced by rate-limit headers); an endpoint that goes down
+    makes calls wait rather than fail (`EndpointHealth`, bounded by `max_outage` seconds).
 
     One client serves all three roles; `models` maps each role to a model name. The API key
     is held only here, in memory: nothing this class writes (cache, results) contains it.
@@ -109,6 +85,8 @@ class LLMClient:
         recover: Callable[[], Awaitable[str | None]] | None = None,
         transport: Any = None,
         structured_style: str = "openai",
+        max_outage: float = DEFAULT_MAX_OUTAGE,
+        fast_path: bool = True,
     ):
         if isinstance(models, str):
             models = dict.fromkeys(ROLES, models)
@@ -117,6 +95,8 @@ class LLMClient:
             raise ValueError(f"no model given for role(s) {missing}")
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
+        if max_outage < 0:
+            raise ValueError("max_outage must be >= 0 seconds")
         self.base_url = base_url
         self.models = dict(models)
         self.concurrency = concurrency
@@ -146,18 +126,25 @@ class LLMClient:
         self.budget: Budget | None = None
         self._rng = rng or random.Random(0)
         self._api_key = api_key or "none"
-        self._semaphore: asyncio.Semaphore | None = None
+        self.pacer = Pacer(concurrency)
+        self.health = EndpointHealth(base_url, self._probe, max_outage=max_outage,
+                                     backoff_max=backoff_max)
+        self._checked = False  # the endpoint answered a probe once
         self._client: openai.AsyncOpenAI | None = None
+        # Chat requests over `fasthttp` where it serves the endpoint exactly (see there);
+        # False sends every request through `openai` (what the benchmark compares with).
+        self.fast_path = fast_path
+        self._fast: fasthttp.FastHTTP | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:  # never show the key
         return f"LLMClient(base_url={self.base_url!r}, models={self.models!r})"
 
-    def _ensure(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
+    def _ensure(self) -> openai.AsyncOpenAI:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # a semaphore belongs to one event loop
-            self._semaphore = asyncio.Semaphore(self.concurrency)
-            self._client = None
+        if self._loop is not loop:  # waiters and connections belong to one event loop
+            self.pacer.reset_loop()
+            self._client = self._fast = None
             self._loop = loop
         if self._client is None:
             # openai's own client class (it builds on its pinned HTTP library, whichever
@@ -168,19 +155,81 @@ class LLMClient:
                 max_retries=0,
                 timeout=self.timeout,
                 http_client=openai.DefaultAsyncHttpxClient(
-                    limits=_http_limits(self.concurrency + 4), timeout=self.timeout,
+                    limits=http_limits(self.concurrency + 4), timeout=self.timeout,
                     **({"transport": self.transport} if self.transport is not None else {})),
             )
-        assert self._semaphore is not None
-        return self._client, self._semaphore
+            self._fast = None
+            if self.fast_path and self.transport is None and fasthttp.usable(self.base_url):
+                headers = {k: v for k, v in self._client.default_headers.items()
+                           if isinstance(v, str)}
+                headers["Authorization"] = f"Bearer {self._api_key}"
+                self._fast = fasthttp.FastHTTP(self.base_url, headers, self.timeout)
+        return self._client
 
     async def aclose(self) -> None:
+        if self._fast is not None:
+            await self._fast.aclose()
+            self._fast = None
         if self._client is not None:
             await self._client.close()
             self._client = None
 
     def model_for(self, role: str) -> str:
         return self.models[role]
+
+    # -- the endpoint's health -----------------------------------------------------------
+
+    async def check_endpoint(self) -> None:
+        """Before a run's first generation: one cheap request proves the endpoint answers,
+        so a mistyped URL stops the run in seconds, before anything is recorded. Free
+        once a call or a probe has succeeded through this client."""
+        if not self.health.down and (self._checked or self.health.ever_succeeded):
+            return  # (after an outage that stopped a run, the next run looks again)
+        why: str | None = None
+        for pause in (0.0, 0.5, 1.5):  # ride out a blip, give up within seconds
+            await asyncio.sleep(pause)
+            why = await self._probe()
+            if why is None:
+                self._checked = True
+                self.health.clear()
+                return
+        raise EndpointUnreachable(self.base_url, why or "no answer")
+
+    async def _probe(self) -> str | None:
+        """GET the models list: None if the endpoint answers (any status but 5xx: a
+        server without the list still answers), else why not. A refused key stops here
+        as it would on a call."""
+        timeout = min(self.timeout, 10.0)
+        for attempt in (0, 1):
+            client, seen = self._ensure(), self.recoveries
+            try:
+                await client.get("/models", cast_to=http_module().Response,
+                                 options={"timeout": timeout})
+                return None
+            except openai.APIStatusError as e:
+                if e.status_code in (401, 403):
+                    raise EndpointError(self.base_url, e.status_code, e.message) from None
+                if e.status_code < 500 or e.status_code == 501:  # 501: no such route
+                    return None
+                return f"HTTP {e.status_code}"
+            except openai.APITimeoutError:
+                return f"no answer within {timeout:g} s"
+            except openai.APIConnectionError as e:
+                if self.recover is None or attempt:
+                    return connection_cause(e)
+                await self._recover(seen)  # the local model: restart it, then look again
+        return None  # pragma: no cover - the loop returns
+
+    @property
+    def in_flight(self) -> int:
+        return self.pacer.in_flight
+
+    def status(self) -> dict[str, Any]:
+        """What a progress line shows: calls in flight (and the adaptive limit), calls
+        per second, and the outage message while the endpoint is down."""
+        return {"in_flight": self.pacer.in_flight, "limit": int(self.pacer.limit),
+                "calls_per_s": round(self.pacer.calls_per_second(), 1),
+                "endpoint": self.health.describe()}
 
     async def chat(
         self,
@@ -200,9 +249,6 @@ class LLMClient:
         """
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
-        completion = is_completion(messages)
-        if completion:
-            response_format = None  # a text to continue; its reader reads text
         model = self.models[role]
         result = CallResult(role=role, model=model, messages=messages,
                             sampling=sampling.to_dict())
@@ -223,46 +269,40 @@ class LLMClient:
 
         hold = self.budget.reserve(role, messages, sampling) if self.budget else None
         started = time.perf_counter()
-        last: _Retryable | None = None
-        refused = 0  # 1 once the structured-output request was refused: a free attempt
-        for attempt in range(self.max_retries + 2):
-            result.attempts = attempt + 1
-            client, semaphore = self._ensure()
-            seen_recoveries = self.recoveries
+        charged = 0  # failed attempts that count against max_retries
+        while True:
+            result.attempts += 1
+            client, seen_recoveries = self._ensure(), self.recoveries
+            sent_at = time.monotonic()
             try:
-                async with semaphore:
-                    response = await client.post(
-                        "/completions" if completion else "/chat/completions",
-                        body=self.request_body(model, messages, sampling, seed,
-                                               response_format),
-                        cast_to=_http_module().Response,
-                        options={"timeout": self.timeout},
-                    )
-                self._read(response, result)
+                await self.health.wait_if_down()
+                body = self._body(model, messages, sampling, seed, response_format)
+                sent_at, beside = await self.pacer.acquire()
+                response = await self._send(client, body, sent_at, beside)
+                read_response(response.content, result)
                 break
-            except _Retryable as e:
+            except Retryable as e:
                 last = e
-            except openai.RateLimitError as e:
-                last = _Retryable("RateLimited", str(e), _retry_after_seconds(e.response))
-            except openai.APITimeoutError as e:
-                last = _Retryable("Timeout", str(e) or "the call timed out")
-            except openai.APIConnectionError as e:
-                last = _Retryable("ConnectionError", str(e) or "the connection failed")
-                if self.recover is not None and attempt - refused < self.max_retries:
+            except (openai.APITimeoutError, fasthttp.TransportTimeout) as e:
+                last = Retryable("Timeout", str(e) or "the call timed out", endpoint=True)
+            except (openai.APIConnectionError, fasthttp.TransportError) as e:
+                last = Retryable("ConnectionError",
+                                 f"{e or 'the connection failed'} ({connection_cause(e)})",
+                                 endpoint=True)
+                if self.recover is not None and charged < self.max_retries:
                     await self._recover(seen_recoveries)
             except openai.APIStatusError as e:
-                if response_format is not None and _refuses_structured_output(e):
-                    # Asked once more without it; the parsers read prose too.
+                if response_format is not None and refuses_structured_output(e):
+                    # Asked once more without it, free; the parsers read prose too.
                     self.structured_output = False
                     response_format = result.response_format = None
                     result.retries.append("StructuredOutputRefused")
-                    refused = 1
                     continue
                 if isinstance(e, openai.InternalServerError):
-                    last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}",
-                                      _retry_after_seconds(e.response))
+                    last = Retryable("ServerError", f"HTTP {e.status_code}: {e.message}",
+                                     retry_after_seconds(e.response), endpoint=True)
                 elif e.status_code in (408, 409):
-                    last = _Retryable("ServerError", f"HTTP {e.status_code}: {e.message}")
+                    last = Retryable("ServerError", f"HTTP {e.status_code}: {e.message}")
                 elif e.status_code in FATAL_STATUSES:
                     self.tokens.failed_calls += 1
                     raise EndpointError(self.base_url, e.status_code, e.message) from None
@@ -272,15 +312,22 @@ class LLMClient:
                                       f"HTTP {e.status_code}: {e.message}", hold)
             except (openai.APIResponseValidationError, ValueError, TypeError, KeyError) as e:
                 # A 200 whose body is not a chat completion (broken JSON and the like).
-                last = _Retryable("MalformedResponse", f"{type(e).__name__}: {e}")
+                last = Retryable("MalformedResponse", f"{type(e).__name__}: {e}")
             result.retries.append(last.error_class)
-            if attempt - refused >= self.max_retries:
-                return self._fail(result, started, last.error_class, str(last), hold)
+            exhausted = charged >= self.max_retries
+            verdict = (await self.health.failed(str(last), sent_at, exhausted) if last.endpoint
+                       else "charge")
+            if verdict == "resumed":
+                continue  # the endpoint was down and answers again: not this call's fault
+            if verdict == "charge":
+                if exhausted:
+                    return self._fail(result, started, last.error_class, str(last), hold)
+                charged += 1
             self.tokens.retries += 1
-            await asyncio.sleep(self._delay(attempt - refused, last.retry_after))
-        else:  # pragma: no cover - every iteration breaks, returns or continues once
-            return self._fail(result, started, "MalformedResponse", "no attempt left", hold)
+            await asyncio.sleep(self._delay(max(0, charged - 1), last.retry_after))
 
+        self.health.succeeded()
+        self.pacer.success(result.prompt_tokens + result.completion_tokens)
         result.latency_s = time.perf_counter() - started
         self.tokens.prompt[role] += result.prompt_tokens
         self.tokens.completion[role] += result.completion_tokens
@@ -296,40 +343,40 @@ class LLMClient:
             })
         return result
 
+    async def _send(self, client: openai.AsyncOpenAI, body: dict[str, Any], sent: float,
+                    beside: int) -> Any:
+        """One HTTP request, admitted by the pacer at `sent` with `beside` others in
+        flight; gives the slot back and reports what came back."""
+        pacer = self.pacer
+        try:
+            # A completion-style prompt (a few-shot template) goes to the completions API.
+            path = "/completions" if "prompt" in body else "/chat/completions"
+            if self._fast is not None:
+                response = await self._fast.post(path, json_bytes(body))
+                if response.status >= 400:
+                    raise status_error(client, self.base_url, response)
+            else:
+                response = await client.post(path, body=body,
+                                             cast_to=http_module().Response,
+                                             options={"timeout": self.timeout})
+        except openai.RateLimitError as e:
+            pacer.rate_limited_at(sent, beside)
+            pacer.headers(e.response.headers)
+            raise Retryable("RateLimited", str(e), retry_after_seconds(e.response)) from None
+        finally:
+            pacer.release()
+        pacer.headers(response.headers)
+        return response
+
     def request_body(self, model: str, messages: list[dict[str, str]], sampling: Sampling,
                      seed: int | None,
                      response_format: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The request body, built by hand; batch mode writes the same body into each line
-        of its request files, so a batch call asks exactly what a live one does.
+        """The request body this client sends; batch mode writes the same body into each
+        line of its request files, so a batch call asks exactly what a live one does."""
+        return request_body(model, messages, sampling, seed if self.send_seed else None,
+                            response_format, self.structured_style)
 
-        `chat.completions.create` runs every request through openai's type-driven
-        transform, which cost about 1.7 ms of CPU per call here (a quarter of the engine's
-        time at zero latency, see docs/benchmarks.md); our messages are already plain
-        dicts of strings, so the same JSON goes out through the client's `post`.
-        """
-        body: dict[str, Any] = {"model": model, "temperature": sampling.temperature,
-                                "top_p": sampling.top_p, "max_tokens": sampling.max_tokens}
-        if is_completion(messages):
-            body["prompt"] = messages[0]["content"]
-        else:
-            body["messages"] = messages
-        if sampling.stop:
-            body["stop"] = list(sampling.stop)
-        if sampling.repeat_penalty is not None:
-            body["repeat_penalty"] = sampling.repeat_penalty
-        if seed is not None and self.send_seed:
-            body["seed"] = seed
-        if response_format is not None:
-            body["response_format"] = self._structured(response_format)
-        return body
-
-    def _structured(self, response_format: Mapping[str, Any]) -> dict[str, Any]:
-        """OpenAI's `json_schema` form, or llama.cpp's (`json_object` with the schema beside
-        it, which its server turns into a grammar) when `structured_style` says so."""
-        if self.structured_style == "llama_cpp" and response_format.get("type") == "json_schema":
-            schema = (response_format.get("json_schema") or {}).get("schema")
-            return {"type": "json_object", **({"schema": schema} if schema else {})}
-        return dict(response_format)
+    _body = request_body
 
     async def _recover(self, seen: int) -> None:
         if self._recover_lock is None:
@@ -343,21 +390,6 @@ class LLMClient:
             if new_url and new_url != self.base_url:
                 self.base_url = new_url
                 self._client = None  # rebuilt on the next attempt
-
-    def _read(self, response: Any, result: CallResult) -> None:
-        """Pull content out of the raw response, treating a hollow one as retryable.
-
-        We parse the JSON ourselves (openai's model construction was the next largest CPU
-        cost per call) and check exactly the fields we use.
-        """
-        try:
-            data = json.loads(response.content)
-        except ValueError as e:
-            raise _Retryable("MalformedResponse",
-                             f"the body is not a chat completion ({type(e).__name__})") from e
-        problem = read_completion(data, result)
-        if problem is not None:
-            raise _Retryable("MalformedResponse", problem)
 
     def _fail(self, result: CallResult, started: float, error_class: str, message: str,
               hold: tuple[str, int, int] | None = None):
@@ -374,4 +406,3 @@ class LLMClient:
             return min(retry_after, self.retry_after_max)
         ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
         return self._rng.uniform(0, ceiling)  # "full jitter": spreads a thundering herd
-

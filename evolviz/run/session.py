@@ -31,6 +31,7 @@ from ..errors import ConfigError, StoreError
 from ..store import ResponseCache, RunStore
 from ..templates import TemplateSet
 from .engine import Evolution
+from .health import DEFAULT_MAX_OUTAGE
 from .llm import LLMClient
 
 __all__ = ["Endpoint", "RunRecipe", "RunSession", "default_judge", "default_sampling",
@@ -55,6 +56,7 @@ class Endpoint:
     concurrency: int | None = None
     timeout: float = 120.0
     retries: int = 5
+    max_outage: float = DEFAULT_MAX_OUTAGE  # seconds a run waits for a down endpoint
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.role_models if r not in ROLES]
@@ -67,6 +69,8 @@ class Endpoint:
             raise ConfigError("timeout must be > 0 seconds")
         if self.retries < 0:
             raise ConfigError("retries must be >= 0")
+        if self.max_outage < 0:
+            raise ConfigError("must be >= 0 seconds", field="max_outage")
 
     @property
     def local(self) -> bool:
@@ -103,11 +107,13 @@ class RunRecipe:
     templates: TemplateSet
 
     def start(self, store: str | Path, seeds: Sequence[Any],
-              notify: Notify | None = None) -> RunSession:
+              notify: Notify | None = None, *, writer: str = "a run") -> RunSession:
         """A session over `seeds` in `store`, its client built (the local model started
-        when the endpoint is local). Blocking, like `RunSession.build_client`."""
+        when the endpoint is local), holding the store's writer lock as `writer` (what the
+        lock says is writing) until it closes. Blocking, like `RunSession.build_client`."""
         session = RunSession(store, seeds=seeds, config=self.config,
-                             templates=self.templates, endpoint=self.endpoint, notify=notify)
+                             templates=self.templates, endpoint=self.endpoint, notify=notify,
+                             writer=writer)
         try:
             session.build_client()
         except BaseException:
@@ -167,6 +173,7 @@ class RunSession:
         templates: TemplateSet | None = None,
         endpoint: Endpoint | None = None,
         notify: Notify | None = None,
+        writer: str | None = None,
     ):
         self.endpoint = endpoint or Endpoint()
         if store is None:
@@ -174,7 +181,11 @@ class RunSession:
         self.store_path = str(store)
         self.notify = notify or (lambda _message: None)
         self.store = RunStore(store)
+        #: The holder of a stale writer lock this session took over (its process was gone).
+        self.took_over: dict[str, Any] | None = None
         try:
+            if writer is not None:  # before anything is written: a refused writer wrote nothing
+                self.lock_writer(writer)
             self.cache = ResponseCache(store)
             if config is None:
                 config = RunConfig(sampling=default_sampling(self.endpoint),
@@ -214,6 +225,18 @@ class RunSession:
             return peek.has_seeds()
 
     # -- settings ------------------------------------------------------------------------
+
+    def lock_writer(self, purpose: str) -> None:
+        """Become the store's one writer (re-entrant); `StoreLockedError` if another live
+        process is. A lock left by a process that is gone is taken over and said so."""
+        stale = self.store.acquire_writer(purpose)
+        if stale is not None:
+            self.took_over = stale
+            self.notify(f"took over the store's writer lock from pid {stale['pid']} on "
+                        f"{stale['host']} ({stale.get('purpose') or 'a run'}), which is gone")
+
+    def unlock_writer(self) -> None:
+        self.store.release_writer()
 
     @property
     def config(self) -> RunConfig:
@@ -282,6 +305,7 @@ class RunSession:
                                  concurrency=(ep.concurrency or self.local.slots) if ep.local
                                  else ep.calls_in_flight, timeout=ep.timeout,
                                  max_retries=ep.retries, cache=self.cache, recover=recover,
+                                 max_outage=ep.max_outage,
                                  structured_style="llama_cpp" if ep.local else "openai")
         self.evolution.configure(client=self._client)
         return self._client

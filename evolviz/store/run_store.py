@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import NotAStoreError, StoreError, StoreVersionError
 from ..records import Candidate, GenerationStats, PoolMember, seed_text
+from . import lock
 from .rows import (
     _SELECT_CANDIDATE,
     SeedLike,
@@ -38,7 +39,7 @@ from .schema import (
 __all__ = ["RunStore", "candidate_from_row", "seeds_fingerprint"]
 
 
-class RunStore:
+class RunStore(lock.WriterLock):
     """Read and write one run's SQLite file."""
 
     def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False):
@@ -111,6 +112,7 @@ class RunStore:
             raise NotAStoreError(f"{self.path}: the store lacks table(s) {sorted(missing)}")
 
     def close(self) -> None:
+        self.release_writer(all_of_it=True)
         self.conn.close()
 
     def __enter__(self) -> RunStore:

@@ -19,6 +19,9 @@ Layout (schema version in `PRAGMA user_version`, our mark in `PRAGMA application
 - ``batch_requests``: one row per batched call (custom id = candidate or seed id + call
   name): which batch it is in, its state, and its answer once collected, so a result that
   came back is never paid for twice, whatever happens before its candidate is committed.
+- ``writer_lock``: who is writing the store now (pid, host, start time, purpose), one row
+  at most (see `evolviz.store.lock`); added without a version bump, created on first use
+  in older stores.
 
 Version 1 (the first build) stored every candidate field in `record` as well, and had no
 planned operators; it is read as it is and upgraded in place when opened for writing.
@@ -27,6 +30,8 @@ planned operators; it is read as it is and upgraded in place when opened for wri
 from __future__ import annotations
 
 import sqlite3
+
+from .lock import LOCK_TABLE
 
 __all__ = ["APPLICATION_ID", "CANDIDATE_COLUMNS", "SCHEMA", "SCHEMA_VERSION", "migrate"]
 
@@ -95,7 +100,7 @@ CREATE TABLE IF NOT EXISTS batch_requests (
 );
 CREATE INDEX IF NOT EXISTS batch_requests_owner ON batch_requests (owner);
 CREATE INDEX IF NOT EXISTS batch_requests_batch ON batch_requests (batch_key);
-"""
+""" + LOCK_TABLE
 
 REQUIRED_TABLES = frozenset({"meta", "seeds", "pool", "candidates", "generations"})
 

@@ -9,8 +9,8 @@ The server is plain stdlib asyncio (HTTP/1.1, keep-alive, Content-Length bodies)
 own event loop on a daemon thread, so sync pytest fixtures and async code use it the same way:
 start it, point a client at `base_url`, read `stats` afterwards. It binds to loopback only.
 
-What the `openai` client does with each fault kind, i.e. what the engine has to handle,
-is in `evolviz.testing.faults`.
+What the `openai` client does with each fault kind: see `evolviz.testing.faults`. Rate
+limits (a cap in flight, requests per window, their headers): `evolviz.testing.limits`.
 
 Fault choice is deterministic given the order requests arrive: requests forced with
 `force_next` come first; otherwise one `random.Random(seed)` draw per chat request decides
@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .faults import ALL_FAULTS, LENGTH_FAULT_WORDS, FaultKind, Faults, check_kinds
+from .limits import Limits, LimitState
 from .stats import ServerStats
 from .wire import (
     DROP,
@@ -52,6 +53,7 @@ __all__ = [
     "FakeOpenAIServer",
     "FaultKind",
     "Faults",
+    "Limits",
     "Reply",
     "Responder",
     "ServerStats",
@@ -80,6 +82,7 @@ class FakeOpenAIServer:
         retry_after: str | None = "0",
         keep_requests: bool | int = True,
         structured_output: bool = True,
+        limits: Limits | None = None,
     ) -> None:
         check_loopback(host)
         if latency < 0 or jitter < 0 or hang_seconds < 0:
@@ -98,6 +101,8 @@ class FakeOpenAIServer:
         # structured output does.
         self.structured_output = structured_output
         self.stats = ServerStats(keep_requests)
+        # Rate limits (a cap in flight, requests per window, their headers); None: none.
+        self.limits = LimitState(limits) if limits is not None else None
         self._requested_port = port
         self._forced: deque[str] = deque()
         self._fault_state: tuple[Faults | None, random.Random] = (None, random.Random(0))
@@ -143,6 +148,8 @@ class FakeOpenAIServer:
         self._thread = None
         self._loop = None
         self._server = None
+        # start() again serves on the same port: an endpoint that went down and came back.
+        self._requested_port = self.port
 
     def __enter__(self) -> FakeOpenAIServer:
         return self.start() if self._thread is None else self
@@ -331,15 +338,22 @@ class FakeOpenAIServer:
         if "response_format" in request and not self.structured_output:
             return self._invalid("'response_format' is not supported by this endpoint")
 
-        kind = self._pick_fault()
+        limits = self.limits
+        refused = limits.admit(self.stats.in_flight) if limits is not None else None
+        kind = "429" if refused is not None else self._pick_fault()
         self.stats._begin(request, model, kind or "ok")
         try:
+            if refused is not None:
+                return refused
             delay = self.latency
             if self.jitter:
                 delay += self._jitter_rng.uniform(0.0, self.jitter)
             if delay:
                 await asyncio.sleep(delay)
-            return await self._answer(kind, request, model, messages, completion)
+            response = await self._answer(kind, request, model, messages, completion)
+            if limits is not None and response is not None:
+                response = (*response[:2], (*response[2], *limits.headers()))
+            return response
         finally:
             self.stats._end()
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from .fake_server import FakeOpenAIServer
 from .faults import ALL_FAULTS, Faults
+from .limits import Limits
 
 __all__ = ["main"]
 
@@ -34,6 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--models", default="fake-model", help="comma-separated model names")
     parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long 'timeout' hangs")
     parser.add_argument("--retry-after", default="0", help="Retry-After value sent with 429")
+    parser.add_argument("--max-in-flight", type=int,
+                        help="answer 429 to a request above this many in flight")
+    parser.add_argument("--requests-per-window", type=int,
+                        help="answer 429 past this many requests per window (x-ratelimit "
+                             "headers on every reply)")
+    parser.add_argument("--window", type=float, default=1.0, help="seconds per window")
     parser.add_argument("--evol", action="store_true",
                         help="answer as every Evol-Instruct role (evolviz.testing.evol_responder)")
     parser.add_argument("--batch-delay", type=float, metavar="S",
@@ -66,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             hang_seconds=args.hang_seconds,
             retry_after=args.retry_after,
             keep_requests=False,
+            limits=(Limits(max_in_flight=args.max_in_flight,
+                           requests_per_window=args.requests_per_window, window=args.window,
+                           retry_after=args.retry_after)
+                    if args.max_in_flight or args.requests_per_window else None),
         )
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))

@@ -42,14 +42,20 @@ class ScriptedTransport:
         self._ids = itertools.count(1)
         self.transport = _http().MockTransport(self._handle)
 
+    def _error(self, http: Any) -> Any:
+        error = {"error": {"message": f"scripted HTTP {self.status}",
+                           "type": "invalid_request_error", "code": None}}
+        return http.Response(self.status, json=error)
+
     def _handle(self, request: Any) -> Any:
         http = _http()
+        if request.method == "GET":  # the models list: what a health check asks for
+            return (http.Response(200, json={"object": "list", "data": []})
+                    if self.status == 200 else self._error(http))
         body = json.loads(request.content or b"{}")
         self.requests.append(body)
         if self.status != 200:
-            error = {"error": {"message": f"scripted HTTP {self.status}",
-                               "type": "invalid_request_error", "code": None}}
-            return http.Response(self.status, json=error)
+            return self._error(http)
         reply = self.responder(body)
         content, finish = ((reply.content, reply.finish_reason)
                            if isinstance(reply, self._reply_type) else (reply, "stop"))

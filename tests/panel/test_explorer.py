@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from evolviz.errors import EndpointUnreachable
 from evolviz.panel import Explorer
 from evolviz.testing import FakeOpenAIServer
 from evolviz.testing.evol_responder import EvolResponder
@@ -97,15 +98,31 @@ async def test_no_api_key_in_widget_state(server, tmp_path, monkeypatch):
 
 
 async def test_a_failing_endpoint_never_raises_into_the_panel(tmp_path):
+    """Calls failing on an endpoint that works (its models list answers, calls got through
+    before) are failures of their candidates: recorded, and the generation completes."""
     with FakeOpenAIServer(EvolResponder()) as s:
-        s.force_next("500", n=10_000)
         ex = Explorer(TINY, base_url=s.base_url, model="fake-model", store=tmp_path / "r.db",
                       maps=False)
         ex.session.configure(endpoint=replace(ex.session.endpoint, retries=0))
         await press(ex, "step")
-    assert ex.store.count_generation(1).failed == 8
-    assert ex.widget.status["generation"] == 2  # the generation completed all the same
+        s.force_next("500", n=10_000)
+        await press(ex, "step")
+    assert ex.store.count_generation(2).failed == 8
+    assert ex.widget.status["generation"] == 3  # the generation completed all the same
     assert "8 failed" in ex.widget.status["message"]
+
+
+async def test_an_endpoint_down_from_the_start_is_reported_and_nothing_recorded(tmp_path):
+    with FakeOpenAIServer(EvolResponder()) as s:
+        s.force_next("500", n=10_000)
+        ex = Explorer(TINY, base_url=s.base_url, model="fake-model", store=tmp_path / "r.db",
+                      maps=False)
+        ex._on_msg(None, {"action": "step"}, None)  # the widget's callback: never raises
+        with pytest.raises(EndpointUnreachable):
+            await ex.loop.task
+    assert ex.store.candidate_count() == 0
+    assert "unreachable" in ex.widget.status["message"] and ex.widget.status["error"]
+    assert not ex.widget.status["running"] and ex.store.writer() is None
 
 
 def _outcomes(store):
