@@ -201,3 +201,17 @@ def test_public_modules_import() -> None:
         if name.endswith("__main__"):
             continue
         importlib.import_module(name)
+
+
+MAX_LINES = 400
+
+
+def test_no_module_over_400_lines() -> None:
+    """A module past 400 lines holds two concepts by then (issue 22): split it by concept."""
+    sources = [p for top in ("evolviz", "tests", "benchmarks")
+               for p in (ROOT / top).rglob("*.py")]
+    sources += list((ROOT / "js").glob("*.js"))
+    assert len(sources) > 100, "the walk found too few modules to be looking in the repo"
+    long = {str(p.relative_to(ROOT)): n for p in sources
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines: {long}"

@@ -42,7 +42,9 @@ async def test_256_in_flight_against_a_cap_of_20_settles_below_it_with_few_429s(
         requests, refused = server.stats.requests, server.stats.faults["429"]
     assert stats.finished and stats.done == 150 and stats.failed == 0
     assert refused / requests < 0.05, (refused, requests)
-    assert client.pacer.cap is not None and 15 <= client.pacer.limit <= 21
+    # The calls let in flight are int(limit); past the cap the limit creeps up by
+    # fractions of one (a probe now and then), so 21.4 still lets 21 in flight.
+    assert client.pacer.cap is not None and 15 <= int(client.pacer.limit) <= 21
     assert client.tokens.calls["evolver"] >= 150
 
 

@@ -271,9 +271,9 @@ async def test_structured_output_in_llama_cpp_form_and_a_500_refusal_falls_back(
     """The local model's server takes a schema as {"type": "json_object", "schema": ...}
     and answers OpenAI's json_schema form with a 500 naming response_format."""
     from evolviz.rules.judge import EQUALITY_FORMAT
-    from evolviz.run.llm import _http_module
+    from evolviz.run.wire import http_module
 
-    http = _http_module()
+    http = http_module()
     bodies = []
 
     def handler(request):

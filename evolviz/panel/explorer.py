@@ -43,7 +43,7 @@ from .settings_codec import (
     encode_budget,
     encode_settings,
 )
-from .templates_controller import TemplatesController, template_state
+from .templates_controller import TemplatesController
 from .widget import ExplorerWidget
 
 __all__ = ["Explorer"]
@@ -320,7 +320,7 @@ class Explorer:
             if style:
                 self.templates_ui.push()
             if changed and not endpoint.local:
-                self.background.schedule(self._check_endpoint())
+                self.background.schedule(self.loop.check_endpoint())
         except (EvolvizError, ValueError, TypeError) as e:
             self.say(f"error: {e}", error=True)
             self._push_settings()
@@ -343,12 +343,8 @@ class Explorer:
         failures on `dev` of the run's seeds, keeping a revision only if it fails
         significantly less; at most `steps` steps. The run itself is left as it is;
         `Explorer.revisions.history` and the Templates tab show every step."""
-        if operator not in self.templates.operators:
-            raise EvolvizError(f"{operator!r}: operators are {list(self.templates.operators)}")
-        template = template_state(self.templates.operators[operator])
-        if user is not None:
-            template["user"] = user
-        return await self._suggest({"template": template, "steps": steps, "dev": dev})
+        return await self._suggest(self.revisions.request(operator, steps=steps, dev=dev,
+                                                          user=user))
 
     def compare(self, other: str | Path | None) -> dict[str, Any]:
         """This run (A) against another stored run (B), shown in the Compare tab: what
@@ -375,11 +371,6 @@ class Explorer:
         """Evolve `generations` more generations in the background (what Step/Run do)."""
         if self.revisions.running:
             raise EvolvizError("a revision is being evaluated; stop it first")
-        if self.store.get_meta("batch_mode"):
-            raise EvolvizError("this run is made in batch mode, where a generation takes "
-                               "hours (each stage is a batch answered within 24 h): Step "
-                               "is off; continue it where it was started (evolviz run "
-                               "--batch). The status line shows its batches")
         return self.loop.start(generations)
 
     def stop(self) -> None:
@@ -395,12 +386,6 @@ class Explorer:
 
     async def run(self, generations: int = 1) -> list[Candidate]:
         return await self.start(generations)
-
-    async def _check_endpoint(self) -> None:
-        """A new endpoint is probed at once, so a typo shows before the next Step."""
-        client = await self.session.client_async()
-        await client.check_endpoint()
-        self.say(f"endpoint {self.session.endpoint_label()} answers")
 
     async def wait_for_map(self, timeout: float = 600) -> None:
         """For notebooks run top to bottom: block until the map has been drawn."""

@@ -20,7 +20,7 @@ from ..run.session import RunSession
 from ..seeds import Seed
 from ..templates import Template, parse_template
 from ..workbench.optimize import dev_slice, kept, optimize
-from .templates_controller import template_fields
+from .templates_controller import template_fields, template_state
 
 __all__ = ["RevisionController", "shown_step"]
 
@@ -57,6 +57,18 @@ class RevisionController:
     @property
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
+
+    def request(self, operator: str, *, steps: int, dev: int,
+                user: str | None = None) -> dict[str, Any]:
+        """What the editor's button sends, for `operator`'s template as it is in use (or
+        with `user` as its user prompt), so a cell asks exactly what a click does."""
+        operators = self.session.templates.operators
+        if operator not in operators:
+            raise EvolvizError(f"{operator!r}: operators are {list(operators)}")
+        template = template_state(operators[operator])
+        if user is not None:
+            template["user"] = user
+        return {"template": template, "steps": steps, "dev": dev}
 
     def store_for(self, operator: str) -> Path:
         """The first free `<run>.optimize-<operator>-<n>.db` beside the run store."""

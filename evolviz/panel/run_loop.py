@@ -95,6 +95,11 @@ class RunLoop:
     def start(self, generations: int) -> asyncio.Task:
         if self.running:
             raise EvolvizError("a run is already in progress; stop it first")
+        if self.session.store.get_meta("batch_mode"):
+            raise EvolvizError("this run is made in batch mode, where a generation takes "
+                               "hours (each stage is a batch answered within 24 h): Step "
+                               "is off; continue it where it was started (evolviz run "
+                               "--batch). The status line shows its batches")
         self.running_since = time.monotonic()
         self.stopped_by_budget = False
         self.task = self.background.schedule(self._run(generations))
@@ -106,6 +111,12 @@ class RunLoop:
             self.task.cancel()
             return True
         return False
+
+    async def check_endpoint(self) -> None:
+        """Probe a newly set endpoint at once, so a typo shows before the next Step."""
+        client = await self.session.client_async()
+        await client.check_endpoint()
+        self.say(f"endpoint {self.session.endpoint_label()} answers")
 
     async def _tick(self) -> None:
         """Refresh the status every second: during an outage no candidate arrives to."""

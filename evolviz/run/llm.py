@@ -41,20 +41,9 @@ from .wire import (
     status_error,
 )
 
-_http_module = http_module  # the name test seams import
+__all__ = ["ROLES", "CallResult", "LLMClient", "ResponseCache", "Sampling", "TokenCounter",
+           "cache_key", "is_completion", "read_completion"]
 
-
-__all__ = [
-    "ROLES",
-    "CallResult",
-    "LLMClient",
-    "ResponseCache",
-    "Sampling",
-    "TokenCounter",
-    "cache_key",
-    "is_completion",
-    "read_completion",
-]
 
 class LLMClient:
     """Async chat calls with limits, retries, cache and accounting.

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
-import json
 import random
 import sys
 import threading
@@ -46,6 +45,7 @@ from .wire import (
     error_body,
     json_bytes,
     parse_head,
+    read_request,
 )
 
 __all__ = [
@@ -315,26 +315,11 @@ class FakeOpenAIServer:
         return 400, error_body(message, "invalid_request_error"), ()
 
     async def _chat(self, raw: bytes, completion: bool = False) -> Response | None:
-        """A chat completion, or (`completion`) a text completion: its prompt is shown to
-        the responder as one message of role "completion", what evolviz's completion-style
-        templates render to, so a responder reads both alike."""
+        """A chat completion, or (`completion`) a text completion (see `read_request`)."""
         try:
-            request = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return self._invalid(f"request body is not JSON: {exc}")
-        if not isinstance(request, dict):
-            return self._invalid("request body must be a JSON object")
-        model = request.get("model")
-        if not isinstance(model, str) or not model:
-            return self._invalid("'model' is required")
-        if completion:
-            prompt = request.get("prompt")
-            if not isinstance(prompt, str):
-                return self._invalid("'prompt' must be a string")
-            request = {**request, "messages": [{"role": "completion", "content": prompt}]}
-        messages = request.get("messages")
-        if not isinstance(messages, list):
-            return self._invalid("'messages' must be a list")
+            request, model, messages = read_request(raw, completion=completion)
+        except ValueError as exc:
+            return self._invalid(str(exc))
         if "response_format" in request and not self.structured_output:
             return self._invalid("'response_format' is not supported by this endpoint")
 

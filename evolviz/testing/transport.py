@@ -20,9 +20,9 @@ __all__ = ["ScriptedTransport"]
 
 
 def _http() -> Any:
-    from ..run.llm import _http_module
+    from ..run.wire import http_module
 
-    return _http_module()
+    return http_module()
 
 
 class ScriptedTransport:

@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["DROP", "Reply", "Responder", "check_loopback", "completion_body", "count_words",
            "default_responder", "encode", "error_body", "json_bytes", "parse_head",
-           "prompt_tokens"]
+           "prompt_tokens", "read_request"]
 
 
 @dataclass
@@ -101,6 +101,31 @@ def json_bytes(obj: Any) -> bytes:
 
 def error_body(message: str, type_: str, code: str | None = None) -> bytes:
     return json_bytes({"error": {"message": message, "type": type_, "param": None, "code": code}})
+
+
+def read_request(raw: bytes, *, completion: bool = False
+                 ) -> tuple[dict[str, Any], str, list[Any]]:
+    """A chat request's JSON, model and messages; a text completion's prompt becomes one
+    message of role "completion" (what evolviz's completion-style templates render to),
+    so a responder reads both alike. ValueError says what a real server would refuse."""
+    try:
+        request = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"request body is not JSON: {exc}") from None
+    if not isinstance(request, dict):
+        raise ValueError("request body must be a JSON object")
+    model = request.get("model")
+    if not isinstance(model, str) or not model:
+        raise ValueError("'model' is required")
+    if completion:
+        prompt = request.get("prompt")
+        if not isinstance(prompt, str):
+            raise ValueError("'prompt' must be a string")
+        request = {**request, "messages": [{"role": "completion", "content": prompt}]}
+    messages = request.get("messages")
+    if not isinstance(messages, list):
+        raise ValueError("'messages' must be a list")
+    return request, model, messages
 
 
 def check_loopback(host: str) -> None:
