@@ -8,7 +8,6 @@ classes alone, so `evolviz --help` does not pay for openai, pandas or torch.
 """
 
 import typing as _typing
-from importlib import import_module as _import_module
 
 from .errors import (
     BatchError,
@@ -29,6 +28,7 @@ from .errors import (
     StoreVersionError,
     TemplateError,
 )
+from .lazy import lazy_names as _lazy_names
 
 if _typing.TYPE_CHECKING:
     from .calls import Sampling
@@ -119,14 +119,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'evolviz' has no attribute {name!r}")
-    value = getattr(_import_module(module, __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY)

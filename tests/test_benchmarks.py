@@ -15,6 +15,7 @@ QUICK = {
     "bench_batch.py": "cpu_ms/cand",
     "bench_engine.py": "cand/s",
     "bench_scale.py": "panel operation on this store",
+    "bench_startup.py": "this tree s",
     "bench_map.py": "warm",
     "bench_local_model.py": "aggregate_tok/s",
     "bench_panel_draw.py": "ms",

@@ -34,7 +34,7 @@ LAYERS: list[set[str]] = [
     {"seeds", "store"},
     {"records"},
     {"rules", "templates", "local_model"},
-    {"errors", "calls", "textsafe"},
+    {"errors", "calls", "textsafe", "lazy"},
 ]
 #: Third-party UI libraries, and the only places that may import them. `maps` draws the
 #: static page of `evolviz map` with plotly (no widget).
@@ -215,3 +215,38 @@ def test_no_module_over_400_lines() -> None:
     long = {str(p.relative_to(ROOT)): n for p in sources
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+@pytest.mark.parametrize("package", ["evolviz.rules", "evolviz.gates"])
+def test_a_lazy_package_lists_each_name_once_and_right(package: str) -> None:
+    """A lazy package names each public name three times (the table, `__all__`, and the
+    imports type checkers read): the three must agree and every name must load."""
+    pkg = importlib.import_module(package)
+    table = pkg._NAMES
+    assert sorted(pkg.__all__) == sorted(table)
+    tree = ast.parse(Path(pkg.__file__).read_text(encoding="utf-8"))
+    typed = {alias.name: "." + node.module for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+             for alias in node.names}
+    typed.pop("lazy_names", None)  # (the helper itself, from ..lazy)
+    assert typed == table
+    for name, module in table.items():
+        assert getattr(pkg, name) is getattr(importlib.import_module(module, package), name)
+
+
+def test_show_loads_neither_numpy_nor_the_judge_reader(tmp_path: Path) -> None:
+    """`evolviz show` prints a table of stored counts: it must not pay for the dataset
+    stage (numpy) or the rules' compiled patterns (docs/benchmarks.md, start-up)."""
+    import subprocess
+    import sys
+
+    from evolviz.store import RunStore
+
+    RunStore(tmp_path / "r.db").close()
+    heavy = ("numpy", "evolviz.rules.judge_text", "evolviz.rules.patterns",
+             "evolviz.gates.dataset_stage")
+    code = ("import sys; from evolviz.cli import main; main(['show', sys.argv[1]]); "
+            f"print(sorted(m for m in sys.modules if m in {heavy!r}))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r.db")],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("[]"), out

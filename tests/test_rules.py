@@ -131,11 +131,11 @@ from evolviz.rules import (  # noqa: E402
     RuleId,
     answer_refusal,
     answer_stage,
-    extract,
     parse_difficulty,
     read_equality,
     word_count,
 )
+from evolviz.rules.extract import extract  # noqa: E402
 
 
 def test_rule_ids_name_every_stage_and_config_accepts_the_dataset_rules():

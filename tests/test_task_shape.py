@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from evolviz.calls import CallName
-from evolviz.rules import extract
+from evolviz.rules.extract import extract
 from evolviz.rules.task_shape import task_shape, task_verdict
 from evolviz.templates import TemplateSet
 from evolviz.testing.corpus import load_cases
