@@ -5,13 +5,15 @@ budget. Templates and revisions are test_templates.py, maps, charts and the Comp
 test_maps_and_compare.py; the browser half (the same panel drawn and clicked in
 chromium) is tests/browser/."""
 
+import asyncio
 import json
 from dataclasses import replace
 
 import pytest
 
-from evolviz.errors import EndpointUnreachable
+from evolviz.errors import EndpointUnreachable, StoreLockedError
 from evolviz.panel import Explorer
+from evolviz.seeds import Seed
 from evolviz.testing import FakeOpenAIServer
 from evolviz.testing.evol_responder import EvolResponder
 
@@ -170,3 +172,59 @@ async def test_a_bad_budget_is_refused_with_the_field_named(server, tmp_path):
     ex.set_budget(max_tokens=500)
     assert ex.widget.settings["budget"]["max_tokens"] == 500
     assert ex.widget.status["budget"] == "budget: 0 tokens spent of 500"
+
+
+async def test_the_status_shows_calls_in_flight_and_an_outage_while_it_lasts(tmp_path):
+    """A run that waits out an outage sends no candidates, so the panel's status ticks on
+    its own: the outage is shown while it lasts, and the run finishes with none failed."""
+    server = FakeOpenAIServer(EvolResponder(), latency=0.3).start()
+    try:
+        ex = Explorer(TINY, base_url=server.base_url, model="fake-model",
+                      store=tmp_path / "r.db", maps=False)
+        client = await ex.session.client_async()
+        client.health.backoff_base = 0.25  # probe often: the test waits for the restart
+        task = ex.act("step")
+
+        async def until(predicate, seconds: float) -> bool:
+            for _ in range(int(seconds / 0.05)):
+                if predicate(ex.widget.status):
+                    return True
+                await asyncio.sleep(0.05)
+            return False
+
+        assert await until(lambda s: s["in_flight"] > 0, 10), ex.widget.status
+        assert ex.widget.status["endpoint_health"] == ""
+        server.stop()
+        assert await until(lambda s: "unreachable since" in s["endpoint_health"], 15), (
+            ex.widget.status)
+        assert ex.widget.status["running"]
+        server.start()  # the same port
+        await asyncio.wait_for(task, 60)
+    finally:
+        server.stop()
+    status = ex.widget.status
+    assert ex.store.count_generation(1).failed == 0 and ex.store.count_generation(1).done == 8
+    assert status["endpoint_health"] == "" and status["in_flight"] == 0 and not status["running"]
+
+
+async def test_step_is_refused_while_a_cli_run_writes_the_store_and_browsing_goes_on(tmp_path):
+    from evolviz.run.session import Endpoint, RunSession
+
+    path = tmp_path / "r.db"
+    with FakeOpenAIServer(EvolResponder()) as s:
+        cli = RunSession(path, seeds=[Seed(id="s0", instruction="Explain what a list is.")],
+                         endpoint=Endpoint(base_url=s.base_url, model="fake-model"),
+                         writer="evolviz run")  # what `evolviz run` takes
+        ex = Explorer.open(path, base_url=s.base_url, model="fake-model", maps=False)
+        ex._on_msg(None, {"action": "step"}, None)  # the widget's callback: never raises
+        with pytest.raises(StoreLockedError):
+            await ex.loop.task
+        status = ex.widget.status
+        assert status["error"] and "evolviz run" in status["message"], status
+        assert not status["running"] and ex.store.candidate_count() == 0
+        ex.show_ids(None)  # browsing still works
+        assert ex.widget.page["total"] == 0
+        cli.close()  # the run ends: the panel may write now
+        await press(ex, "step")
+        assert ex.store.count_generation(1).done == 1
+        ex.close()
