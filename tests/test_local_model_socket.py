@@ -72,7 +72,8 @@ def test_the_local_server_listens_on_loopback_only(monkeypatch):
 
 @pytest.mark.slow
 async def test_the_local_judge_answers_json_under_its_grammar(monkeypatch, tmp_path):
-    """llama-cpp-python refuses OpenAI's json_schema form (a 500 naming response_format);
+    """With the chat templates (`--prompt-style chat`) the judge is asked for JSON.
+    llama-cpp-python refuses OpenAI's json_schema form (a 500 naming response_format);
     the session asks it in llama.cpp's own form, which both servers (llama-cpp-python's
     and llama-server) turn into a grammar."""
     import json
@@ -80,18 +81,55 @@ async def test_the_local_judge_answers_json_under_its_grammar(monkeypatch, tmp_p
     from evolviz.rules.judge import EQUALITY_FORMAT
     from evolviz.run.session import RunSession
     from evolviz.seeds import Seed
+    from evolviz.templates import TemplateSet
 
     monkeypatch.delenv(BASE_URL_ENV, raising=False)
-    session = RunSession(tmp_path / "r.db", seeds=[Seed(id="s0", instruction="Say hi.")])
+    session = RunSession(tmp_path / "r.db", seeds=[Seed(id="s0", instruction="Say hi.")],
+                         templates=TemplateSet.load(style="chat"))
     client = session.build_client()
     try:
+        assert not session.templates.equality.completion
         messages = session.templates.equality.render(
             first="Explain tides.", second="Explain tides and name the two kinds of tide.")
         result = await client.chat("judge", messages, session.config.sampling["judge"],
                                    response_format=EQUALITY_FORMAT)
         assert client.structured_output, result.retries  # not refused, not fallen back
         assert json.loads(result.content)["verdict"] in ("different", "same")
-        assert result.completion_tokens <= 12  # the grammar keeps the judge short
+        assert result.finish_reason == "stop", result.content  # the JSON closed, not cut
+    finally:
+        await client.aclose()
+        session.close()
+        if session.local is not None:
+            session.local.stop()
+
+
+@pytest.mark.slow
+async def test_the_local_few_shot_judge_answers_one_word_the_strict_reader_reads(
+        monkeypatch, tmp_path):
+    """The embedded model's default templates are few-shot: the judge continues the
+    pattern ("Verdict: different") through the completions API, with no grammar (the
+    pipeline sends none for a completion-style judge), and the template's stops cut it
+    after the word. The strict reader must read that word as a verdict."""
+    from dataclasses import replace
+
+    from evolviz.rules.judge import read_equality
+    from evolviz.run.session import RunSession
+    from evolviz.seeds import Seed
+
+    monkeypatch.delenv(BASE_URL_ENV, raising=False)
+    session = RunSession(tmp_path / "r.db", seeds=[Seed(id="s0", instruction="Say hi.")])
+    client = session.build_client()
+    try:
+        judge = session.templates.equality
+        assert judge.completion and judge.stop
+        messages = judge.render(first="Explain tides.",
+                                second="Explain tides and name the two kinds of tide.")
+        sampling = replace(session.config.sampling["judge"], stop=tuple(judge.stop))
+        result = await client.chat("judge", messages, sampling)
+        assert result.response_format is None
+        assert "###" not in result.content and "\n" not in result.content.strip()
+        verdict, how, _words = read_equality(result.content)
+        assert verdict in ("equal", "not_equal"), (result.content, how)
     finally:
         await client.aclose()
         session.close()

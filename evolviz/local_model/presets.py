@@ -26,7 +26,7 @@ small model that sometimes writes the next turn's header itself."""
 LOCAL_SAMPLING: dict[str, Sampling] = {
     "evolver": Sampling(temperature=0.7, max_tokens=160, stop=LOCAL_STOP, repeat_penalty=1.05),
     "answerer": Sampling(temperature=0.7, max_tokens=256, stop=LOCAL_STOP),
-    "judge": Sampling(temperature=0.0, max_tokens=16, stop=LOCAL_STOP),
+    "judge": Sampling(temperature=0.0, max_tokens=32, stop=LOCAL_STOP),
 }
 """Per-role sampling that suits a 135M model on two CPU cores (about 100 tokens/s).
 
@@ -38,6 +38,8 @@ LOCAL_SAMPLING: dict[str, Sampling] = {
   accepted rewrites on the tuning seeds (docs/local_model.md).
 - answerer 0.7 / 256: long enough for rules 2-3 (which look at length and content) to see
   a real answer, short enough that one candidate costs seconds, not tens of seconds.
-- judge 0.0 / 16: a judge answers in a word or a number; greedy decoding makes that reply
-  repeatable, and 16 tokens allow a short preamble before it.
+- judge 0.0 / 32: a judge answers in a word or a number; greedy decoding makes that reply
+  repeatable. The few-shot judge stops at the end of its line; the chat judge's JSON
+  under the grammar (``{"task": true, "verdict": "different"}`` with the indentation the
+  grammar allows) runs to about 20 tokens, which 16 cut mid-string.
 """
