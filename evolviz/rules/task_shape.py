@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 from .ids import RuleId
+from .self_contained import problem
 from .verdict import Verdict
 
 __all__ = ["TaskShape", "task_shape", "task_verdict"]
@@ -153,23 +154,11 @@ _OTHER_LANGUAGES = re.compile(
     r"(?:اكتب|اشرح|صف|اذكر|أعط|قارن|ترجم|احسب|لخص|اقترح|حدد|صمم|ضع|اكتبي|اشرحي)|"
     r"(?:लिखिए|लिखें|लिखो|समझाइए|समझाएं|बताइए|बताएं|बताओ|वर्णन कीजिए|सूची बनाइए)", _I)
 
-# -- a task about data it does not give ("Sort these words", and no words) ------------------
-_DEICTIC = re.compile(
-    r"\b(?:(?:this|these|the following|the above|the below|the given)\s+(?:\w+\s+){0,2}?"
-    r"(?:paragraph|text|sentence|sentences|list|table|code|snippet|program|function|data|"
-    r"passage|numbers|words|notes|reviews?|csv|json|loop|query|article|email|poem|story|"
-    r"argument|phone numbers|dates|items)|(?:paragraph|text|sentence|list|table|code|data|"
-    r"passage|numbers|words|notes|snippet|loop)\s+(?:below|above))\b", _I)
-
-
-def _has_data(text: str) -> bool:
-    """Whether the task carries data beside its request: a second block, a fence, a quote,
-    or a colon followed by material."""
-    body = text.strip()
-    if "```" in body or "\n" in body.strip():
-        return True
-    return bool(re.search(r"[:：]\s*\S.{10,}$|[\"“«'][^\"”»']{6,}[\"”»']", body))
-
+# "Given the table below, ...": the request follows the comma (English reads it in place).
+_GIVEN = re.compile(
+    r"^(?:dad[oa]s?|considerando|teniendo en cuenta|dat[oaie]|gegeben|ausgehend von|"
+    r"étant donnée?s?|compte tenu d[eu]s?|tendo em conta)\b"
+    r"[^.!?\n]{0,160}?,\s*", _I)
 
 # -- the reply is an answer (to the parent), not a task -------------------------------------
 # Code keywords are lower case: "Return the largest number" is a task, "return x" code.
@@ -225,9 +214,8 @@ def task_shape(text: str, parent: str = "") -> TaskShape:
     if back and back.group(0).lower() not in parent_norm:
         return TaskShape("asks_user", back.group(0).strip())
     prose = _outside_fences(lines)
-    deictic = _DEICTIC.search(body)
-    if deictic and not _has_data(body):
-        return TaskShape("missing_input", deictic.group(0))
+    if held := problem(body, parent):
+        return TaskShape(*held)
     if _CODE_LINE.match(first) and not any(
             _IMPERATIVE.search(x) or _REQUEST.search(x) or _QUESTION_MARK.search(x)
             or _OTHER_LANGUAGES.search(x) for x in prose):
@@ -235,7 +223,7 @@ def task_shape(text: str, parent: str = "") -> TaskShape:
     # The request itself: an imperative, a question, or a request phrase, near the start
     # (a task may carry data after it, which needs no request form), or after a code
     # block it works on.
-    opening = "\n".join([*lines[:3], *prose[:2]])[:800]
+    opening = _GIVEN.sub("", "\n".join([*lines[:3], *prose[:2]])[:800])
     for pattern in (_IMPERATIVE, _QUESTION_START, _REQUEST, _OTHER_LANGUAGES):
         m = pattern.search(opening)
         if m:
@@ -252,6 +240,8 @@ _REASONS = {
     "asks_user": "the rewrite asks the user a question back",
     "code_not_task": "the rewrite is code, not a task (an answer to its parent?)",
     "missing_input": "the task refers to data it does not give",
+    "runs_on": "the rewrite runs on past a separator line into another example",
+    "unreferenced_data": "the rewrite adds data that its request never refers to",
     "no_request": "no request found (no imperative, question or request phrase): "
                   "not established to be a task",
 }

@@ -30,7 +30,7 @@ from ..rules import OperatorView, RuleConfig, check_stage, read_equality
 from ..run.engine import reapply_rules
 from ..templates import TemplateSet
 
-__all__ = ["Labelled", "Score", "load_labels", "rule1_pairs", "score"]
+__all__ = ["Labelled", "Score", "load_labels", "rule1_pairs", "score", "to_label"]
 
 #: The role each stored call was made for.
 _ROLE = {"rewrite": Role.EVOLVER, "answer": Role.ANSWERER}
@@ -75,6 +75,25 @@ def _candidate(d: dict[str, Any], n: int) -> Candidate:
                      seed_id=d["id"], operator=d["operator"], parent_instruction=d["parent"],
                      status=d["status"], rejected_by=d.get("rejected_by"),
                      instruction=d.get("instruction"), answer=d.get("answer"), calls=calls)
+
+
+def to_label(store_path: str | Path, run: str, *,
+             generation: int = 1) -> list[dict[str, Any]]:
+    """A stored run's candidates of one generation as lines of a labelled file, with
+    `keep` left None and `why` empty for the person who reads them to fill in."""
+    from ..store import RunStore
+
+    store = RunStore(store_path, create=False, readonly=True)
+    try:
+        return [{"id": f"{run}-{c.id}", "run": run, "operator": c.operator,
+                 "parent": c.parent_instruction,
+                 "calls": {name: {"content": r.content, "finish_reason": r.finish_reason}
+                           for name, r in c.calls.items()},
+                 "status": c.status, "rejected_by": c.rejected_by,
+                 "instruction": c.instruction, "answer": c.answer, "keep": None, "why": ""}
+                for c in store.candidates(generation=generation)]
+    finally:
+        store.close()
 
 
 def load_labels(path: str | Path, *, style: str, judge: str) -> list[Labelled]:

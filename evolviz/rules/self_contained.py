@@ -1,0 +1,121 @@
+"""Does a rewrite hold what it refers to, and only that? Part of the `not_a_task` check.
+
+A small evolver that continues a few-shot pattern loses track of the data a task works on:
+it keeps "Translate the sentence into Spanish" and drops the sentence, appends a table or
+a code block the request never mentions, or runs past the example's end into the next
+one ("##" and another task). Each reads as a task to a check that only looks for a
+request, and each is useless in a dataset: no answer can do what it asks. Strong models
+rarely do any of this; what they write (a request that points at its data with "below",
+"the following", "this", or a label line "Table:") passes.
+
+The causes, in the order `problem` tries them:
+- ``runs_on``: a bare "##" line (the few-shot separator, half-written), then more text.
+- ``missing_input``: "these words", "the list below" and no data; or the parent carried
+  data (its input block), the rewrite dropped it and still says "the sentence".
+- ``unreferenced_data``: a new block of data (a fence, a table, JSON, a line of numbers)
+  that no words outside it point at.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["has_data", "problem"]
+
+_I = re.IGNORECASE
+
+# "Sort these words", "the list below": data the task says it gives.
+_DEICTIC = re.compile(
+    r"\b(?:(?:this|these|the following|the above|the below|the given)\s+(?:\w+\s+){0,2}?"
+    r"(?:paragraph|text|sentence|sentences|list|table|code|snippet|program|function|data|"
+    r"passage|numbers|words|notes|reviews?|csv|json|loop|query|article|email|poem|story|"
+    r"argument|phone numbers|dates|items)|(?:paragraph|text|sentence|list|table|code|data|"
+    r"passage|numbers|words|notes|snippet|loop)\s+(?:below|above))\b", _I)
+
+# "the sentence" as the object of the request ("Translate the sentence into Spanish"), not
+# a compound ("the sentence structure of German") or a known text ("the text of the law").
+_DEFINITE = re.compile(
+    r"\bthe\s+(?:(?:given|original|same|above|following)\s+)?(?:paragraph|text|sentence|"
+    r"sentences|list|table|code|snippet|passage|numbers|words|story|article|email|poem|"
+    r"data|review|excerpt|string|function|program|query|dialogue|conversation)"
+    r"(?=\s*(?:[,.;:?!]|$)|\s+(?:into|to|in|from|by|so|and|using|with|as|for|that|which|"
+    r"while|without|again|more|is|are)\b)", _I)
+
+# A block of data: a fence, a markdown table, JSON, or a line of numbers/CSV.
+_DATA_BLOCK = re.compile(
+    r"^\s*(?:```|~~~|\||[{\[]|(?:-?\d[\d.,]*\s*[,;\t ]\s*){2,}-?\d)", re.M)
+
+# Words that point at data beside the request, in the languages `task_shape` reads; a
+# line ending in a colon introduces it.
+_POINTER = re.compile(
+    r"\b(?:below|above|following|follows|given|provided|attached|included|these|this|"
+    r"here|those|the (?:\w+ ){0,2}?(?:table|data|dataset|list|code|snippet|json|csv|file|"
+    r"numbers|values|records|rows|entries|log|schema|matrix|array|program|function|query)|"
+    r"siguientes?|a continuación|abajo|arriba|dad[oa]s?|est[aeo]s?|"  # es
+    r"folgenden?|unten|oben|gegebenen?|diese[rsn]?|"  # de
+    r"suivante?s?|ci-dessous|ci-dessus|donnée?s?|cette|ces|"  # fr
+    r"seguinte|abaixo|acima|seguente|sotto|sopra|quest[aoie]|"  # pt, it
+    r"следующ\w*|ниже|выше|данн\w*|эт\w+|"  # ru
+    r"التالية?|أدناه|أعلاه|هذه?|"  # ar
+    r"निम्नलिखित|नीचे|ऊपर|दिए गए)\b"  # hi
+    r"|以下|下面|上面|如下|给定|这个|这些|次の|下記|上記|この"  # zh, ja
+    r"|[:：]\s*$", _I | re.M)
+
+# A bare "##" line: the few-shot examples' "###" separator, half-written.
+_SEPARATOR = re.compile(r"^\s*#{2,}\s*$", re.M)
+
+
+def has_data(text: str) -> bool:
+    """Whether the task carries data beside its request: a second block, a fence, a quote,
+    or a colon followed by material."""
+    body = text.strip()
+    if "```" in body or "\n" in body:
+        return True
+    return bool(re.search(r"[:：]\s*\S.{10,}$|[\"“«'][^\"”»']{6,}[\"”»']", body))
+
+
+def _blocks(text: str) -> list[str]:
+    """Paragraphs, with a fenced block kept whole."""
+    out: list[str] = []
+    current: list[str] = []
+    fenced = False
+    for line in text.split("\n"):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        if not line.strip() and not fenced:
+            if current:
+                out.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    if current:
+        out.append("\n".join(current))
+    return out
+
+
+def _unreferenced_data(body: str, parent: str) -> str:
+    """The first new data block that nothing outside the data points at ("" if none)."""
+    blocks = _blocks(body)
+    data = [b for b in blocks[1:] if _DATA_BLOCK.match(b)]
+    new = [b for b in data if b.strip() not in parent]
+    if not new:
+        return ""
+    prose = "\n".join(b for b in blocks if b not in data)
+    return "" if _POINTER.search(prose) else new[0].strip()[:80]
+
+
+def problem(text: str, parent: str = "") -> tuple[str, str] | None:
+    """(cause, the words that show it) when `text` does not hold what it refers to."""
+    body = text.strip()
+    sep = _SEPARATOR.search(body)
+    if sep and body[sep.end():].strip():
+        return "runs_on", body[sep.end():].strip()[:80]
+    deictic = _DEICTIC.search(body)
+    if deictic and not has_data(body):
+        return "missing_input", deictic.group(0)
+    definite = _DEFINITE.search(body)
+    if definite and "\n" in parent.strip() and not has_data(body):
+        return "missing_input", definite.group(0)
+    if unreferenced := _unreferenced_data(body, parent):
+        return "unreferenced_data", unreferenced
+    return None
