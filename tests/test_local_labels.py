@@ -1,9 +1,10 @@
 """Real output of the embedded model, labelled by reading it, judged by today's verdicts.
 
 The labels (tests/local_labels/) are held-out sets when first run: the seeds
-(heldout_seeds.jsonl, then fresh_seeds.jsonl) were written before the tuning they measure. The figures are recorded in
-docs/local_model.md; this test keeps the verdicts from falling below them. The model is not
-needed: every candidate is re-judged through the live pipeline over its stored replies.
+(heldout_seeds.jsonl, then fresh_seeds.jsonl and fresh2_seeds.jsonl) were written before
+the tuning they measure. The figures are recorded in docs/local_model.md; this test keeps
+the verdicts from falling below them. The model is not needed: every candidate is
+re-judged through the live pipeline over its stored replies.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ def test_the_chat_style_run_is_all_rejects_and_the_verdicts_now_reject_most() ->
 
 @pytest.mark.parametrize(("name", "precision", "recall"), [
     ("after_first_run", 0.30, 0.66),
-    ("after_final", 0.75, 0.64),
+    ("after_final", 0.81, 0.64),
     # Seeds written after the build (fresh_seeds.jsonl); the data checks were then written
     # after reading this run, so its score is no longer a held-out figure.
-    ("fresh_first_run", 0.50, 0.77),
+    ("fresh_first_run", 0.53, 0.77),
+    ("fresh2_first_run", 0.42, 0.60),
 ])
 def test_precision_and_recall_on_the_labelled_few_shot_runs(name: str, precision: float,
                                                             recall: float) -> None:

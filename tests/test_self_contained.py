@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from evolviz.rules.self_contained import problem
-from evolviz.rules.task_shape import task_verdict
+from evolviz.rules.task_shape import reads_as_request, task_verdict
 
 TRANSLATE = "Translate the sentence below into Spanish.\n\nThe shop closes at six in the evening."
 SUMMARIZE = ("Summarize the paragraph below in one sentence.\n\nThe town library will close "
@@ -35,16 +35,23 @@ BROKEN = [
     ('Describe a good breakfast.\n\n{"eggs": 2, "toast": 1}', "Describe breakfast.",
      "unreferenced_data"),
     ("Compute the mean.\n\n4, 8, 15, 16, 23", "Compute a mean.", "unreferenced_data"),
+    # After the request, statements that neither ask nor instruct: an answer posing as data.
+    ("What is the main organ of the human respiratory system?\n\nThe main organ of the "
+     "human digestive system is the stomach, and that of the respiratory system is the nose.",
+     "What are the main organs of the human digestive system?", "unreferenced_data"),
+    ("Speed can be measured in seconds or miles per hour, but what does that mean?\n\n"
+     "Speed = 5mph (100 m/s)\nVocity = 4mph (16 km/h)",
+     "Explain the difference between speed and velocity.", "unreferenced_data"),
 ]
 
 
 @pytest.mark.parametrize(("text", "parent", "cause"), BROKEN)
 def test_a_rewrite_that_loses_or_strays_from_its_data_is_not_a_task(text, parent, cause):
-    assert problem(text, parent) is not None and problem(text, parent)[0] == cause
+    found = problem(text, parent, reads_as_request)
+    assert found is not None and found[0] == cause
     verdict = task_verdict(text, parent)
     assert not verdict.passed
-    assert verdict.detail == {"decided_by": "check", "cause": cause,
-                              "matched": problem(text, parent)[1]}
+    assert verdict.detail == {"decided_by": "check", "cause": cause, "matched": found[1]}
     assert verdict.reason
 
 
@@ -73,6 +80,15 @@ HELD = [
     ("Write a story about a lighthouse keeper.\n\nThe story should be told in the first "
      "person and end with a twist.", "Write a story about a lighthouse keeper."),
     ("## Task\nWrite a poem about rain.\n\n## Rules\nFour lines, no rhyme.", "x"),
+    # Material the request names, or under a label; context before the request; a bare
+    # constraint after it.
+    ("Rewrite the paragraph to be more formal.\n\nHey guys, the meeting's moved to 3, "
+     "bring your laptops.", "x"),
+    ("Summarize it for a ten-year-old.\n\nArticle: The city council voted on Tuesday to "
+     "turn the old railway yard into a public park.", "x"),
+    ("You are a travel agent.\n\nThe family likes hiking and museums and has $3,000.\n\n"
+     "Plan a seven-day trip for them.", "x"),
+    ("Write a poem about rain.\n\nFour lines, no rhyme.", "Write a poem."),
     # "the sentence structure" is a compound, not the parent's sentence.
     ("Explain the sentence structure of German questions.", TRANSLATE),
 ]
@@ -80,5 +96,5 @@ HELD = [
 
 @pytest.mark.parametrize(("text", "parent"), HELD)
 def test_tasks_that_hold_and_point_at_their_data_pass(text, parent):
-    assert problem(text, parent) is None
+    assert problem(text, parent, reads_as_request) is None
     assert task_verdict(text, parent).passed

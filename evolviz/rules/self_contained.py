@@ -19,6 +19,7 @@ The causes, in the order `problem` tries them:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 __all__ = ["has_data", "problem"]
 
@@ -50,7 +51,9 @@ _DATA_BLOCK = re.compile(
 _POINTER = re.compile(
     r"\b(?:below|above|following|follows|given|provided|attached|included|these|this|"
     r"here|those|the (?:\w+ ){0,2}?(?:table|data|dataset|list|code|snippet|json|csv|file|"
-    r"numbers|values|records|rows|entries|log|schema|matrix|array|program|function|query)|"
+    r"numbers|values|records|rows|entries|log|schema|matrix|array|program|function|query|"
+    r"paragraph|sentence|text|passage|excerpt|email|message|letter|story|article|review|"
+    r"poem|essay|document|transcript|conversation|dialogue|statement|quote|description)|"
     r"siguientes?|a continuación|abajo|arriba|dad[oa]s?|est[aeo]s?|"  # es
     r"folgenden?|unten|oben|gegebenen?|diese[rsn]?|"  # de
     r"suivante?s?|ci-dessous|ci-dessus|donnée?s?|cette|ces|"  # fr
@@ -60,6 +63,28 @@ _POINTER = re.compile(
     r"निम्नलिखित|नीचे|ऊपर|दिए गए)\b"  # hi
     r"|以下|下面|上面|如下|给定|这个|这些|次の|下記|上記|この"  # zh, ja
     r"|[:：]\s*$", _I | re.M)
+
+# Words that make a block an instruction rather than material ("The story should...").
+_INSTRUCTS = re.compile(
+    r"\b(?:should|must|need to|needs to|have to|has to|make sure|ensure|include|avoid|"
+    r"do not|don't|without|no more than|at least|at most|exactly|"
+    r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty|hundred)\s+"
+    r"(?:words?|lines?|sentences?|paragraphs?|items?|bullet points?|characters?|"
+    r"syllables?|steps?|examples?)|"
+    r"debe|deben|tiene que|muss|müssen|soll|sollte|doit|doivent|il faut|deve|devono|"
+    r"долж\w+|يجب|चाहिए)\b|必须|应该|要求|べき|ください", _I)
+
+# A label line that introduces material ("Text:", "Input:", "Table:"), or a heading.
+_LABEL = re.compile(
+    r"^\W*(?:input|text|article|passage|context|data|example|examples|story|email|review|"
+    r"paragraph|sentence|document|excerpt|transcript|conversation|dialogue|scenario|"
+    r"background|notes?|hint|constraints?|requirements?|rules?|format|table|code|schema|"
+    r"title|question|options?|choices|sample|dataset|log|output|expected output)\W{0,3}[:：]"
+    r"|^\s*#{1,6}\s+\S",  # a markdown heading opens a section the writer meant
+    _I)
+
+# The first line of a block that introduces the data under it.
+_INTRODUCES = re.compile(r"[:：]\s*$|^\W*here (?:is|are)\b", _I)
 
 # A bare "##" line: the few-shot examples' "###" separator, half-written.
 _SEPARATOR = re.compile(r"^\s*#{2,}\s*$", re.M)
@@ -93,19 +118,36 @@ def _blocks(text: str) -> list[str]:
     return out
 
 
-def _unreferenced_data(body: str, parent: str) -> str:
-    """The first new data block that nothing outside the data points at ("" if none)."""
+def _unreferenced_data(body: str, parent: str, is_request: Callable[[str], bool]) -> str:
+    """The first new block of material that nothing outside it points at ("" if none).
+
+    Material is a data-shaped block (a fence, a table, JSON, numbers) anywhere after the
+    request, or a block of statements after the last request that neither asks nor
+    instructs ("The main organ of the digestive system is the stomach."): what a small
+    model appends is most often an answer posing as data. Context before the request and a
+    block under a label ("Text: ...") are left alone."""
     blocks = _blocks(body)
-    data = [b for b in blocks[1:] if _DATA_BLOCK.match(b)]
-    new = [b for b in data if b.strip() not in parent]
-    if not new:
+    material = set()
+    for i, b in enumerate(blocks[1:], start=1):
+        if b.strip() in parent:
+            continue
+        statements = not (is_request(b) or _INSTRUCTS.search(b) or _LABEL.match(b)
+                          or any(is_request(x) for x in blocks[i + 1:]))
+        if _DATA_BLOCK.match(b) or statements:
+            material.add(i)
+    # Data under its own introduction ("Here is my code:" above the fence) is referenced.
+    material = {i for i in material if not (_DATA_BLOCK.match(blocks[i].split("\n", 1)[-1])
+                                           and _INTRODUCES.search(blocks[i].split("\n")[0]))}
+    if not material:
         return ""
-    prose = "\n".join(b for b in blocks if b not in data)
-    return "" if _POINTER.search(prose) else new[0].strip()[:80]
+    prose = "\n".join(b for i, b in enumerate(blocks) if i not in material)
+    return "" if _POINTER.search(prose) else blocks[min(material)].strip()[:80]
 
 
-def problem(text: str, parent: str = "") -> tuple[str, str] | None:
-    """(cause, the words that show it) when `text` does not hold what it refers to."""
+def problem(text: str, parent: str,
+            is_request: Callable[[str], bool]) -> tuple[str, str] | None:
+    """(cause, the words that show it) when `text` does not hold what it refers to;
+    `is_request` says whether a block asks for something (`task_shape` passes its own)."""
     body = text.strip()
     sep = _SEPARATOR.search(body)
     if sep and body[sep.end():].strip():
@@ -116,6 +158,6 @@ def problem(text: str, parent: str = "") -> tuple[str, str] | None:
     definite = _DEFINITE.search(body)
     if definite and "\n" in parent.strip() and not has_data(body):
         return "missing_input", definite.group(0)
-    if unreferenced := _unreferenced_data(body, parent):
+    if unreferenced := _unreferenced_data(body, parent, is_request):
         return "unreferenced_data", unreferenced
     return None

@@ -26,7 +26,7 @@ from .ids import RuleId
 from .self_contained import problem
 from .verdict import Verdict
 
-__all__ = ["TaskShape", "task_shape", "task_verdict"]
+__all__ = ["TaskShape", "reads_as_request", "task_shape", "task_verdict"]
 
 _I = re.IGNORECASE
 
@@ -196,6 +196,12 @@ def _first(pattern: re.Pattern[str], text: str) -> str:
     return m.group(0).strip() if m else ""
 
 
+def reads_as_request(text: str) -> bool:
+    """Whether a block holds a request form (an imperative, a question, a request phrase)."""
+    return any(p.search(text) for p in (_IMPERATIVE, _REQUEST, _QUESTION_START,
+                                        _OTHER_LANGUAGES, _QUESTION_MARK))
+
+
 def task_shape(text: str, parent: str = "") -> TaskShape:
     """Whether `text` (an extracted rewrite) reads as a task for an assistant."""
     body = text.strip()
@@ -214,7 +220,7 @@ def task_shape(text: str, parent: str = "") -> TaskShape:
     if back and back.group(0).lower() not in parent_norm:
         return TaskShape("asks_user", back.group(0).strip())
     prose = _outside_fences(lines)
-    if held := problem(body, parent):
+    if held := problem(body, parent, reads_as_request):
         return TaskShape(*held)
     if _CODE_LINE.match(first) and not any(
             _IMPERATIVE.search(x) or _REQUEST.search(x) or _QUESTION_MARK.search(x)
