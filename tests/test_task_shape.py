@@ -42,6 +42,10 @@ NOT_TASKS = [
      "no_request"),
     ("Inflation is a general rise in prices that reduces what money can buy.", "no_request"),
     ("Le boulanger ferme la boutique à midi.", "no_request"),
+    ("To make this task harder, I added a limit on the number of steps.", "describes_editing"),
+    ("Rewrite it, adding 10 to 20 words.", "describes_editing"),
+    ("Can you provide more details about the game you have in mind?", "asks_user"),
+    ("What kind of story are you looking for?", "asks_user"),
 ]
 
 
@@ -66,6 +70,18 @@ TASKS = [
     "请解释为什么天空是蓝色的。",
     "空が青い理由を説明してください。",
     "```python\nfor i in range(3):\n    print(i)\n```\nExplain what the loop above prints.",
+    # Real Alpaca tasks the check once rejected (refdata's alpaca_cleaned_sample2000).
+    "Rewrite the phrase to make it more formal and appropriate for a professional setting."
+    "\n\nIt's my way or the highway.",
+    "Can you provide a recipe for an easy, healthy snack?",
+    "Imagine you are an animal, what kind of animal are you?",
+    "Generate an example for the given task.\n\nClassification Task",
+    "Rewrite the following text and add 100 words of detail to make the story richer.\n\n"
+    "James went to the store to buy groceries.",
+    "Come up with three funny jokes for a stand-up comedy routine.",
+    "Devise a marketing campaign to promote a children's toy company.",
+    "Given a football team, come up with a clever team name.",
+    "Choose a statement that is true about the following two numbers: 24 and 36",
 ]
 
 

@@ -12,8 +12,13 @@ The causes, in the order `problem` tries them:
 - ``runs_on``: a bare "##" line (the few-shot separator, half-written), then more text.
 - ``missing_input``: "these words", "the list below" and no data; or the parent carried
   data (its input block), the rewrite dropped it and still says "the sentence".
-- ``unreferenced_data``: a new block of data (a fence, a table, JSON, a line of numbers)
-  that no words outside it point at.
+- ``unreferenced_data``: a new block of material (a fence, a table, JSON, a line of
+  numbers, or statements after the request) that no words outside it point at. Only for a
+  few-shot evolver that continues a pattern: people write tasks this way too. Of 2,000
+  real Alpaca tasks (instruction, then input), 132 (6.6%) have such a block ("Replace the
+  word 'large' with a more descriptive word." / "He had a large smile on his face."), so
+  for a chat-style evolver the shape proves nothing; from the 135M few-shot evolver, on 80
+  labelled candidates of seeds it was not tuned on, it was 5 false accepts and no keeper.
 """
 
 from __future__ import annotations
@@ -96,7 +101,10 @@ def has_data(text: str) -> bool:
     body = text.strip()
     if "```" in body or "\n" in body:
         return True
-    return bool(re.search(r"[:：]\s*\S.{10,}$|[\"“«'][^\"”»']{6,}[\"”»']", body))
+    # Inline material: after a colon, in quotes, a bracketed list, or numbers to work on
+    # ("the following two numbers: 24 and 36", "the following list [3, 4, 5]").
+    return bool(re.search(r"[:：]\s*\S.{10,}$|[\"“«'][^\"”»']{6,}[\"”»']|\[[^\]]+\]|"
+                          r"\d+(?:\.\d+)?\s*(?:,|and)\s*\d", body))
 
 
 def _blocks(text: str) -> list[str]:
@@ -144,10 +152,12 @@ def _unreferenced_data(body: str, parent: str, is_request: Callable[[str], bool]
     return "" if _POINTER.search(prose) else blocks[min(material)].strip()[:80]
 
 
-def problem(text: str, parent: str,
-            is_request: Callable[[str], bool]) -> tuple[str, str] | None:
+def problem(text: str, parent: str, is_request: Callable[[str], bool], *,
+            pattern: bool = False) -> tuple[str, str] | None:
     """(cause, the words that show it) when `text` does not hold what it refers to;
-    `is_request` says whether a block asks for something (`task_shape` passes its own)."""
+    `is_request` says whether a block asks for something (`task_shape` passes its own).
+    `unreferenced_data` is looked for only in a `pattern` evolver's rewrites: people write
+    tasks that way too (see the module's docstring)."""
     body = text.strip()
     sep = _SEPARATOR.search(body)
     if sep and body[sep.end():].strip():
@@ -158,6 +168,6 @@ def problem(text: str, parent: str,
     definite = _DEFINITE.search(body)
     if definite and "\n" in parent.strip() and not has_data(body):
         return "missing_input", definite.group(0)
-    if unreferenced := _unreferenced_data(body, parent, is_request):
+    if pattern and (unreferenced := _unreferenced_data(body, parent, is_request)):
         return "unreferenced_data", unreferenced
     return None

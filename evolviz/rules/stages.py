@@ -46,15 +46,19 @@ class OperatorView:
     name: str = ""
     # A few-shot template whose examples are one paragraph: the reply is cut after it.
     single_block: bool = False
+    # A few-shot (completion-style) template: the evolver continues a pattern, and appends
+    # material no request points at (see self_contained.py).
+    pattern: bool = False
 
     @classmethod
     def of(cls, template: object | None) -> OperatorView:
         if template is None:
             return cls()
         name = getattr(template, "name", "")
+        completion = bool(getattr(template, "completion", False))
         return cls(tuple(getattr(template, "markers", ())), template.prose(),  # type: ignore[attr-defined]
                    getattr(template, "kind", "") or "depth", name,
-                   bool(getattr(template, "completion", False)) and name != "complicate_input")
+                   completion and name != "complicate_input", completion)
 
 
 def rewrite_stage(call: CallResult | None, parent: str, rules: RuleConfig,
@@ -103,13 +107,14 @@ def instruction_stage(instruction: str, parent: str, rules: RuleConfig,
 
 
 def judge_stage(first: CallResult | None, reask: CallResult | None, rules: RuleConfig,
-                instruction: str = "", parent: str = "") -> list[Verdict]:
+                instruction: str = "", parent: str = "", *,
+                pattern: bool = False) -> list[Verdict]:
     """`not_a_task` and rule 1 from the judge's replies. A structured reply says both; where
     it does not say whether the rewrite is a task (prose, or JSON without the field), the
     check that needs no model decides that part, and the verdict says which did."""
     out: list[Verdict] = []
     if rules.is_on(RuleId.NOT_A_TASK):
-        v = _task_from_judge(first, reask, instruction, parent)
+        v = _task_from_judge(first, reask, instruction, parent, pattern)
         out.append(v)
         if not v.passed:
             return out
@@ -119,7 +124,7 @@ def judge_stage(first: CallResult | None, reask: CallResult | None, rules: RuleC
 
 
 def _task_from_judge(first: CallResult | None, reask: CallResult | None, instruction: str,
-                     parent: str) -> Verdict:
+                     parent: str, pattern: bool) -> Verdict:
     for call in (reask, first):  # the re-ask, when made, is the reply that was read
         if call is None:
             continue
@@ -131,7 +136,7 @@ def _task_from_judge(first: CallResult | None, reask: CallResult | None, instruc
                 return Verdict(RuleId.NOT_A_TASK, True, "judge: a task", detail)
             return Verdict(RuleId.NOT_A_TASK, False, "judge: not a task for an assistant"
                            + (f" ({reason})" if reason else ""), detail)
-    return task_verdict(instruction, parent)
+    return task_verdict(instruction, parent, pattern=pattern)
 
 
 def check_stage(instruction: str, parent: str, rules: RuleConfig, operator: OperatorView,
@@ -141,7 +146,7 @@ def check_stage(instruction: str, parent: str, rules: RuleConfig, operator: Oper
     in for the judge), does it add anything (rule 1)."""
     out: list[Verdict] = []
     if rules.is_on(RuleId.NOT_A_TASK):
-        out.append(task_verdict(instruction, parent))
+        out.append(task_verdict(instruction, parent, pattern=operator.pattern))
         if not out[-1].passed:
             return out
     return out + gain_verdicts(parent, instruction, operator.kind,

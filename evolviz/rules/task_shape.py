@@ -62,25 +62,35 @@ _NOT_A_NOUN_NEXT = (r"(?!\s+(?!(?:is|was|to|and|with|by|asks?|asked|required?s?|
                     r"into|as|of|that|which|in|for|adds?|has|had|can|will|would|should|"
                     r"must|but|or|so|from|while|more|now|becomes?|became)\b)[a-z])")
 _EDITING = re.compile(
-    r"\b(?:the|this|that|my|your) (?:original|given|rewritten|revised|modified|updated|"
+    r"\b(?:the|this|that|my|your) (?:original|rewritten|revised|modified|updated|"
     r"evolved|new|harder) (?:task|prompt|instruction|version|request)s?\b" + _NOT_A_NOUN_NEXT +
     r"|^\W*(?:a |the )?(?:harder|rewritten|more (?:difficult|complex|challenging)) "
     r"(?:task|prompt|instruction|version)s?\b|"
-    r"\bto make (?:this|the|it|your)(?: task| prompt)? (?:harder|more|even|a bit)|"
+    # "To make this harder, I..." opens a sentence; "Rewrite it to make it more formal" is
+    # a task of its own.
+    r"(?:^|[.!?]\s+)to make (?:this|the|it|your)(?: task| prompt)? (?:harder|more|even|"
+    r"a bit)|"
     r"\bthis (?:task|version|prompt|rewrite) (?:now )?(?:requires|asks|adds|is|has|makes|"
     r"includes)\b|"
     r"\b(?:i|we) (?:have |'ve )?(?:added|made|changed|rewrote|revised|modified|kept|"
     r"replaced|introduced)\b|"
-    r"\b(?:add|adding) (?:no more than )?\d+(?: to \d+)? (?:extra )?words\b|"
+    # The paper's "add 10 to 20 words", not a task's "add 100 words of detail".
+    r"\b(?:add|adding) (?:no more than )?\d+ to \d+ (?:extra )?words\b|"
+    r"\badding (?:no more than )?\d+ (?:extra )?words\b|"
     r"\brewrite (?:this|the|your) (?:task|prompt|instruction)\b", _I)
 
 # -- asking the user something back ------------------------------------------------------
 _QUESTION_BACK = re.compile(
     r"\b(?:what|which) (?:kind|type|sort|topic|task|details?)s? (?:of \w+ )?"
-    r"(?:are|do|would|did|should) you\b|"
+    r"(?:are you (?:working|looking|thinking|planning|interested|asking|referring)|"
+    r"do you (?:want|need|have|mean|like|prefer)|would you like|did you|should i)\b|"
     r"\b(?:do|would) you (?:want|like) (?:me|to know|help)\b|"
-    r"\bcould you (?:please )?(?:provide|clarify|tell me|share|specify|give me|explain what)|"
-    r"\bcan you (?:please )?(?:provide|clarify|tell me (?:more|what)|share|specify)|"
+    # "Can you provide a recipe..." is a request; "can you provide more details" asks back.
+    r"\b(?:could|can) you (?:please )?(?:provide|share|specify|give me) (?:me )?"
+    r"(?:more |some |additional |further |any )?(?:details|information|context|"
+    r"clarification)|"
+    r"\bcould you (?:please )?(?:clarify|tell me|explain what)|"
+    r"\bcan you (?:please )?(?:clarify|tell me (?:more|what))|"
     r"\bplease (?:provide|share|specify|clarify|tell me|give me|let me know|describe your)|"
     r"\blet me know\b|\bwhat is it (?:that )?you\b|\bwhat do you (?:mean|want|need)\b|"
     r"\bhow (?:can|may) i (?:help|assist)\b|\bwhat would you like\b|"
@@ -109,7 +119,10 @@ _VERBS = (
     "conjugate|parse|tokeni[sz]e|encode|decode|encrypt|decrypt|validate|normali[sz]e|"
     "deduplicate|aggregate|query|prepare|pick|offer|share|ask|research|investigate|return|"
     "examine|explore|outline|predict|forecast|reflect|memori[sz]e|spell out|draft|check|"
-    "measure|convert|list out|fill out|look up|work out|figure out")
+    "measure|convert|list out|fill out|look up|work out|figure out|come up with|devise|"
+    "modify|produce|output|reconstruct|rearrange|formulate|reformulate|reverse|compile|"
+    "differentiate|hypothesi[sz]e|think of|think up|re-write|replace|search for|"
+    "distinguish|name|paraphrase")
 _IMPERATIVE = re.compile(
     rf"(?:^|[.!?:;]\s+|\n\s*|^(?:given|using|based on|with|for|in|from|according to|as|if|"
     rf"when|after|before|assuming|suppose)"
@@ -202,8 +215,9 @@ def reads_as_request(text: str) -> bool:
                                         _OTHER_LANGUAGES, _QUESTION_MARK))
 
 
-def task_shape(text: str, parent: str = "") -> TaskShape:
-    """Whether `text` (an extracted rewrite) reads as a task for an assistant."""
+def task_shape(text: str, parent: str = "", *, pattern: bool = False) -> TaskShape:
+    """Whether `text` (an extracted rewrite) reads as a task for an assistant; `pattern`:
+    it was written by a few-shot evolver (`self_contained.problem` says what changes)."""
     body = text.strip()
     if not body:
         return TaskShape("empty")
@@ -220,7 +234,7 @@ def task_shape(text: str, parent: str = "") -> TaskShape:
     if back and back.group(0).lower() not in parent_norm:
         return TaskShape("asks_user", back.group(0).strip())
     prose = _outside_fences(lines)
-    if held := problem(body, parent, reads_as_request):
+    if held := problem(body, parent, reads_as_request, pattern=pattern):
         return TaskShape(*held)
     if _CODE_LINE.match(first) and not any(
             _IMPERATIVE.search(x) or _REQUEST.search(x) or _QUESTION_MARK.search(x)
@@ -253,9 +267,9 @@ _REASONS = {
 }
 
 
-def task_verdict(text: str, parent: str = "") -> Verdict:
+def task_verdict(text: str, parent: str = "", *, pattern: bool = False) -> Verdict:
     """Rule `not_a_task` from the check (`decided_by: check` in the evidence)."""
-    shape = task_shape(text, parent)
+    shape = task_shape(text, parent, pattern=pattern)
     rule = RuleId.NOT_A_TASK
     if shape.is_task:
         return Verdict(rule, True, "reads as a task", {"decided_by": "check",

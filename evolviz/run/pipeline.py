@@ -152,7 +152,7 @@ async def judge_candidate(cand: Candidate, operator: Template | None, templates:
                                      reask_messages(asked, judged.content, "equality"), fmt,
                                      judge.stop)
             out.verdicts += judge_stage(judged, again, rules, out.instruction or "",
-                                        cand.parent_instruction)
+                                        cand.parent_instruction, pattern=view.pattern)
         if lost(Stage.JUDGE):
             return out
 
