@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .flags import flagged
 from .options import prices
 
 __all__ = ["check_batch_args", "cmd_batches", "run_batches", "spent_so_far"]
@@ -45,11 +44,8 @@ def spent_so_far(store: Any) -> tuple[int, int, int, int]:
 def run_batches(args: argparse.Namespace, session: Any, limit: Any) -> int:
     """The `run --batch` half of `cmd_run`: the same store, client and budget, driven
     through batches; prints the same table and says what is left out there."""
-    import asyncio
-
     from ..run.batch import BatchRun, BatchSettings
-    from ..run.budget import BudgetReached
-    from .progress import CliProgress
+    from .progress import CliProgress, run_to_end, say_budget_stop
     from .show import render_table
 
     settings = BatchSettings(max_requests=args.batch_max_requests, max_mb=args.batch_max_mb,
@@ -72,13 +68,7 @@ def run_batches(args: argparse.Namespace, session: Any, limit: Any) -> int:
             await api.aclose()
             await client.aclose()
 
-    stop = None
-    try:
-        asyncio.run(go())
-    except BudgetReached as e:
-        stop = e
-    finally:
-        progress.close()
+    stop = run_to_end(go, progress)
     report = runner.report
     print(render_table(store))
     print(f"{store.candidate_count()} candidates in {args.store}; {report.submitted} batches "
@@ -92,10 +82,7 @@ def run_batches(args: argparse.Namespace, session: Any, limit: Any) -> int:
         print("evolviz: stopped: the run's batches were cancelled. What they finished is "
               "saved; the same command sends the unfinished requests again.",
               file=sys.stderr)
-    if stop is not None:
-        print(f"evolviz: stopped: {flagged(str(stop))} ({limit.spent()} by this run). "
-              f"Everything finished is saved; run the same command with a larger budget "
-              f"(or none) to continue.", file=sys.stderr)
+    say_budget_stop(stop, limit.spent() if limit is not None else "")
     return 0
 
 

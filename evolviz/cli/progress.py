@@ -3,11 +3,14 @@ calls in flight and calls/s, and what the endpoint is doing when it is down."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tqdm import tqdm
 
+from ..errors import BudgetReached
 from ..records import Candidate, GenerationStats
 from ..store import RunStore
 from ..textsafe import inert
@@ -62,3 +65,26 @@ class CliProgress:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def run_to_end(go: Callable[[], Awaitable[None]], progress: CliProgress) -> BudgetReached | None:
+    """Run a command's coroutine to its end; a budget reached is a stop (returned, for the
+    closing message), not an error. The bar is closed either way so the table prints
+    below it."""
+    try:
+        asyncio.run(go())  # type: ignore[arg-type]
+    except BudgetReached as e:
+        return e
+    finally:
+        progress.close()
+    return None
+
+
+def say_budget_stop(stop: BudgetReached | None, spent: str) -> None:
+    """What a run stopped by its budget says last: what was spent, and how to continue."""
+    if stop is not None:
+        from .flags import flagged
+
+        print(f"evolviz: stopped: {flagged(str(stop))} ({spent} by this run). Everything "
+              f"finished is saved; run the same command with a larger budget (or none) to "
+              f"continue.", file=sys.stderr)

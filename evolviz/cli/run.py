@@ -4,11 +4,9 @@ live, or through the provider's Batch API (`--batch`, in `cli/batches.py`)."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..errors import ConfigError
 from .batches import check_batch_args, run_batches, spent_so_far
-from .flags import flagged
 from .options import budget, gate_config
 from .runsetup import load_run_seeds, open_run, record_gate_inputs
 from .show import render_table
@@ -19,8 +17,7 @@ __all__ = ["cmd_run"]
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ..run.budget import BudgetReached
-    from .progress import CliProgress
+    from .progress import CliProgress, run_to_end, say_budget_stop
 
     if args.generations < 1:
         raise ConfigError("--generations must be >= 1")
@@ -55,21 +52,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 ticking.cancel()
                 await client.aclose()
 
-        stop = None
-        try:
-            asyncio.run(go())
-        except BudgetReached as e:
-            stop = e
-        finally:
-            progress.close()
+        stop = run_to_end(go, progress)
         print(render_table(store))
         print(f"{store.candidate_count()} candidates in {args.store}; "
               f"{client.tokens.total()} tokens this session; {session.cache.hits} cached "
               f"responses reused")
-        if stop is not None:
-            print(f"evolviz: stopped: {flagged(str(stop))} ({limit.spent()} by this run). "
-                  f"Everything finished is saved; run the same command with a larger budget "
-                  f"(or none) to continue.", file=sys.stderr)
+        say_budget_stop(stop, limit.spent() if limit is not None else "")
     return 0
 
 

@@ -139,8 +139,13 @@ _QUESTION_START = re.compile(
 _QUESTION_MARK = re.compile(r"[?？؟]")
 # Words written with spaces count where a sentence starts (Spanish "describe" is English
 # "describe" too, and mid-sentence it opens no request); the others anywhere.
+# A request may follow a "given" clause ("Dada la siguiente tabla, calcula..."), as
+# `_IMPERATIVE` reads it in English.
+_GIVEN_OTHER = (r"^(?:dad[oa]s?|considerando|teniendo en cuenta|dat[oaie]|gegeben|"
+                r"ausgehend von|étant donnée?s?|compte tenu d[eu]s?|tendo em conta)\b"
+                r"[^.!?\n]{0,160}?,\s*")
 _OTHER_LANGUAGES = re.compile(
-    r"(?:^|[.!?:;¿¡]\s*|\n\s*)(?:"
+    rf"(?:^|[.!?:;¿¡]\s*|\n\s*|{_GIVEN_OTHER})(?:"
     # es, pt, it
     r"(?:escribe|explica|describe|enumera|da|dame|crea|resume|traduce|calcula|haz|"
     r"indica|compara|diseña|propón|sugiere|nombra|redacta|escreva|explique|descreva|"
@@ -166,12 +171,6 @@ _OTHER_LANGUAGES = re.compile(
     # ar, hi
     r"(?:اكتب|اشرح|صف|اذكر|أعط|قارن|ترجم|احسب|لخص|اقترح|حدد|صمم|ضع|اكتبي|اشرحي)|"
     r"(?:लिखिए|लिखें|लिखो|समझाइए|समझाएं|बताइए|बताएं|बताओ|वर्णन कीजिए|सूची बनाइए)", _I)
-
-# "Given the table below, ...": the request follows the comma (English reads it in place).
-_GIVEN = re.compile(
-    r"^(?:dad[oa]s?|considerando|teniendo en cuenta|dat[oaie]|gegeben|ausgehend von|"
-    r"étant donnée?s?|compte tenu d[eu]s?|tendo em conta)\b"
-    r"[^.!?\n]{0,160}?,\s*", _I)
 
 # -- the reply is an answer (to the parent), not a task -------------------------------------
 # Code keywords are lower case: "Return the largest number" is a task, "return x" code.
@@ -243,7 +242,7 @@ def task_shape(text: str, parent: str = "", *, pattern: bool = False) -> TaskSha
     # The request itself: an imperative, a question, or a request phrase, near the start
     # (a task may carry data after it, which needs no request form), or after a code
     # block it works on.
-    opening = _GIVEN.sub("", "\n".join([*lines[:3], *prose[:2]])[:800])
+    opening = "\n".join([*lines[:3], *prose[:2]])[:800]
     for pattern in (_IMPERATIVE, _QUESTION_START, _REQUEST, _OTHER_LANGUAGES):
         m = pattern.search(opening)
         if m:

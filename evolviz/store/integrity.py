@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
 
 from .run_store import RunStore
 
@@ -49,25 +52,8 @@ def check_store(store: RunStore) -> list[str]:
             if g not in finished and g != open_generation:
                 problems.append(f"generation {g}: candidates beyond the next unfinished "
                                 f"generation")
-    orphans = conn.execute(
-        "SELECT count(*) FROM candidates c WHERE c.parent_id NOT IN (SELECT id FROM seeds) "
-        "AND c.parent_id NOT IN (SELECT id FROM candidates WHERE status='accepted')"
-    ).fetchone()[0]
-    if orphans:
-        problems.append(f"{orphans} candidate(s) whose parent is neither a seed nor accepted")
-    mismatched = conn.execute(
-        "SELECT count(*) FROM candidates c JOIN pool p ON p.generation=c.generation "
-        "AND p.slot=c.slot WHERE p.member_id != c.parent_id").fetchone()[0]
-    if mismatched:
-        problems.append(f"{mismatched} candidate(s) whose parent is not the pool member of "
-                        f"their slot")
-    unplanned = conn.execute(
-        "SELECT count(*) FROM candidates c JOIN pool p ON p.generation=c.generation "
-        "AND p.slot=c.slot WHERE p.operator IS NOT NULL AND p.operator != c.operator"
-    ).fetchone()[0] if store.plan_stored() else 0
-    if unplanned:
-        problems.append(f"{unplanned} candidate(s) made with another operator than the "
-                        f"one planned for their slot")
+    checks = list(_CANDIDATE_CHECKS) + ([_UNPLANNED] if store.plan_stored() else [])
+    problems += _counted(conn, checks)
     problems += _batch_problems(store, finished)
     bad_json = 0
     for (record,) in conn.execute("SELECT record FROM candidates"):
@@ -87,17 +73,39 @@ def _batch_problems(store: RunStore, finished: list[int]) -> list[str]:
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name='batch_requests'").fetchone() \
             is None:
         return []
-    problems = []
-    stray = conn.execute(
-        "SELECT count(*) FROM batch_requests r LEFT JOIN batches b ON b.key = r.batch_key "
-        "WHERE r.state IN ('queued','submitted') AND (b.key IS NULL OR b.collected = 1)"
-    ).fetchone()[0]
-    if stray:
-        problems.append(f"{stray} batch request(s) marked as out there in no open batch")
+    checks = [_STRAY]
     if finished:
-        left = conn.execute(
-            f"SELECT count(*) FROM batches WHERE collected = 0 AND generation IN "
-            f"({','.join('?' * len(finished))})", finished).fetchone()[0]
-        if left:
-            problems.append(f"{left} batch(es) of finished generations never collected")
-    return problems
+        checks.append((f"SELECT count(*) FROM batches WHERE collected = 0 AND generation IN "
+                       f"({','.join('?' * len(finished))})",
+                       "{n} batch(es) of finished generations never collected", finished))
+    return _counted(conn, checks)
+
+
+# (a query counting rows that break a rule, what the rule's breach says, its arguments)
+Check = tuple[str, str, Sequence[Any]]
+_CANDIDATE_CHECKS: tuple[Check, ...] = (
+    ("SELECT count(*) FROM candidates c WHERE c.parent_id NOT IN (SELECT id FROM seeds) "
+     "AND c.parent_id NOT IN (SELECT id FROM candidates WHERE status='accepted')",
+     "{n} candidate(s) whose parent is neither a seed nor accepted", ()),
+    ("SELECT count(*) FROM candidates c JOIN pool p ON p.generation=c.generation "
+     "AND p.slot=c.slot WHERE p.member_id != c.parent_id",
+     "{n} candidate(s) whose parent is not the pool member of their slot", ()),
+)
+_UNPLANNED: Check = (
+    "SELECT count(*) FROM candidates c JOIN pool p ON p.generation=c.generation "
+    "AND p.slot=c.slot WHERE p.operator IS NOT NULL AND p.operator != c.operator",
+    "{n} candidate(s) made with another operator than the one planned for their slot", ())
+_STRAY: Check = (
+    "SELECT count(*) FROM batch_requests r LEFT JOIN batches b ON b.key = r.batch_key "
+    "WHERE r.state IN ('queued','submitted') AND (b.key IS NULL OR b.collected = 1)",
+    "{n} batch request(s) marked as out there in no open batch", ())
+
+
+def _counted(conn: sqlite3.Connection, checks: Sequence[Check]) -> list[str]:
+    """The message of every check whose query counts any rows."""
+    out = []
+    for sql, message, args in checks:
+        n = conn.execute(sql, tuple(args)).fetchone()[0]
+        if n:
+            out.append(message.format(n=n))
+    return out
